@@ -1,0 +1,396 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  type Options,
+  query,
+  type SDKMessage,
+  type SDKResultMessage,
+  type SpawnedProcess,
+  type SpawnOptions,
+} from '@anthropic-ai/claude-agent-sdk';
+import type { ModelGateway } from '../gateway.js';
+import type { Runner, RunnerInput, RunnerOutput, StopReason, TranscriptMessage } from '../types.js';
+
+/**
+ * The `claude-code` runner (CHAIN.md §6.1): the real Claude Code agent through its SDK, the skill
+ * installed under `.claude/skills/`, talking to the model only through the loopback gateway with a
+ * per-trial dummy key, so the agent process never holds the real API key (§6.2).
+ */
+
+export interface ClaudeCodeRunnerDeps {
+  gateway: ModelGateway;
+  log?: (line: string) => void;
+  /** The Claude Code binary; the SDK's bundled one when omitted. */
+  executable?: string;
+  /** PATH the agent's commands see. Defaults to the parent's PATH (nothing else of it is passed). */
+  searchPath?: string;
+  /** Where private per-trial HOME folders are made; the OS temp dir when omitted. */
+  tempRoot?: string;
+  /**
+   * Path of `bwrap`: when set, the agent runs in bubblewrap with its own PID namespace (it cannot
+   * read other processes' `/proc/<pid>/environ`, the parent's included) and a read-only view of
+   * the host except its workspace and private HOME. The network stays shared: the gateway is on
+   * loopback.
+   */
+  bwrap?: string;
+}
+
+/** What a SKILL.md `name` may be to be used as a folder name. */
+const SAFE_SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const STDERR_LINES_KEPT = 20;
+
+export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
+  const log = deps.log ?? (() => undefined);
+  const searchPath = deps.searchPath ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  const tempRoot = deps.tempRoot ?? tmpdir();
+
+  return {
+    name: 'claude-code',
+    async runTrial(input: RunnerInput): Promise<RunnerOutput> {
+      const { probe, skill, workspaceDir } = input;
+      const meter = deps.gateway.openTrial(`${probe.id}#${path.basename(workspaceDir)}`, {
+        maxTotalTokens: probe.limits.max_total_tokens,
+      });
+      const collector = new TrialCollector(probe.prompt, skill?.name ?? null);
+      const stderr: string[] = [];
+      const keepStderr = (data: string): void => {
+        for (const line of data.split('\n')) if (line.trim() !== '') stderr.push(line.trim());
+        stderr.splice(0, Math.max(0, stderr.length - STDERR_LINES_KEPT));
+      };
+      const abort = new AbortController();
+      let timedOut = false;
+      const onCancel = (): void => abort.abort();
+      input.signal.addEventListener('abort', onCancel, { once: true });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort.abort();
+      }, probe.limits.timeout_s * 1000);
+      let home: string | undefined;
+      let uninstall: (() => Promise<void>) | undefined;
+      let thrown: unknown;
+
+      try {
+        if (input.signal.aborted) abort.abort();
+        home = await mkdtemp(path.join(tempRoot, 'skill-optimizer-cc-'));
+        const scratch = path.join(home, 'tmp');
+        await mkdir(scratch, { mode: 0o700 });
+        if (skill !== null) uninstall = await installSkill(skill.dir, skill.name, workspaceDir);
+        const options: Options = {
+          cwd: workspaceDir,
+          settingSources: ['project'],
+          systemPrompt: { type: 'preset', preset: 'claude_code' },
+          permissionMode: 'bypassPermissions',
+          allowDangerouslySkipPermissions: true,
+          persistSession: false,
+          model: input.model,
+          maxTurns: probe.limits.max_turns,
+          abortController: abort,
+          env: agentEnv({
+            searchPath,
+            home,
+            scratch,
+            gatewayURL: deps.gateway.url,
+            apiKey: meter.apiKey,
+            model: input.model,
+            maxOutputTokens: probe.limits.max_output_tokens,
+          }),
+          stderr: keepStderr,
+          ...(deps.executable === undefined ? {} : { pathToClaudeCodeExecutable: deps.executable }),
+          ...(deps.bwrap === undefined
+            ? {}
+            : {
+                spawnClaudeCodeProcess: bubblewrapSpawner(
+                  deps.bwrap,
+                  [workspaceDir, home],
+                  keepStderr,
+                ),
+              }),
+        };
+        for await (const message of query({ prompt: probe.prompt, options }))
+          collector.add(message);
+      } catch (error) {
+        thrown = error;
+      } finally {
+        clearTimeout(timer);
+        input.signal.removeEventListener('abort', onCancel);
+        meter.close();
+      }
+
+      // A failed cleanup is logged; it says nothing about the trial itself.
+      const privateHome = home;
+      const steps = [
+        uninstall,
+        privateHome === undefined
+          ? undefined
+          : () => rm(privateHome, { recursive: true, force: true }),
+      ];
+      for (const step of steps) {
+        try {
+          await step?.();
+        } catch (error) {
+          log(`claude-code trial ${probe.id}: cleanup failed: ${describe(error)}`);
+        }
+      }
+
+      const outcome = classify({
+        result: collector.result,
+        thrown,
+        timedOut,
+        cancelled: input.signal.aborted,
+        budgetHit: meter.budgetExhausted(),
+        timeoutS: probe.limits.timeout_s,
+        stderrTail: stderr.at(-1),
+      });
+      if (outcome.error !== undefined) {
+        log(`claude-code trial ${probe.id}: ${outcome.stopReason}: ${outcome.error}`);
+      }
+      return {
+        transcript: collector.transcript,
+        finalMessage: collector.finalMessage(),
+        usage: meter.usage(),
+        stopReason: outcome.stopReason,
+        skillTriggered: skill === null ? false : collector.skillTriggered,
+        ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      };
+    },
+  };
+}
+
+/** Starts the agent under bubblewrap: private PID/IPC/UTS namespaces, `writable` the only rw binds. */
+function bubblewrapSpawner(
+  bwrap: string,
+  writable: string[],
+  onStderr: (data: string) => void,
+): (o: SpawnOptions) => SpawnedProcess {
+  return (o) => {
+    const binds = writable.flatMap((dir) => ['--bind', dir, dir]);
+    const args = [
+      ...['--die-with-parent', '--new-session', '--unshare-pid', '--unshare-ipc', '--unshare-uts'],
+      ...['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'],
+      ...binds,
+      ...(o.cwd === undefined ? [] : ['--chdir', o.cwd]),
+      '--',
+      o.command,
+      ...o.args,
+    ];
+    const child = spawn(bwrap, args, {
+      cwd: o.cwd,
+      env: o.env,
+      signal: o.signal,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', onStderr);
+    return child;
+  };
+}
+
+interface AgentEnvInput {
+  searchPath: string;
+  home: string;
+  scratch: string;
+  gatewayURL: string;
+  apiKey: string;
+  model: string;
+  maxOutputTokens: number;
+}
+
+/** The whole environment of the agent process: built from scratch, never from `process.env`. */
+export function agentEnv(e: AgentEnvInput): Record<string, string> {
+  return {
+    PATH: e.searchPath,
+    HOME: e.home,
+    TMPDIR: e.scratch,
+    CLAUDE_CODE_TMPDIR: e.scratch,
+    CLAUDE_CONFIG_DIR: path.join(e.home, '.claude'),
+    LANG: 'C.UTF-8',
+    // Claude Code refuses bypassPermissions as root unless told it runs in a sandbox.
+    IS_SANDBOX: '1',
+    ANTHROPIC_BASE_URL: e.gatewayURL,
+    ANTHROPIC_API_KEY: e.apiKey,
+    // Every call (side calls and subagents included) uses the trial's model, so one price applies.
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: e.model,
+    ANTHROPIC_DEFAULT_SONNET_MODEL: e.model,
+    ANTHROPIC_DEFAULT_OPUS_MODEL: e.model,
+    ANTHROPIC_SMALL_FAST_MODEL: e.model,
+    CLAUDE_CODE_SUBAGENT_MODEL: e.model,
+    CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(e.maxOutputTokens),
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY: '1',
+  };
+}
+
+/**
+ * Copies the skill folder to `<workspace>/.claude/skills/<name>/`; the returned function removes
+ * that copy and any of its parent folders this call created, leaving the agent's own files.
+ */
+async function installSkill(
+  skillDir: string,
+  name: string,
+  workspaceDir: string,
+): Promise<() => Promise<void>> {
+  if (!SAFE_SKILL_NAME.test(name)) {
+    throw new Error(`skill name '${name}' cannot be used as a folder name under .claude/skills/`);
+  }
+  const claudeDir = path.join(workspaceDir, '.claude');
+  const skillsDir = path.join(claudeDir, 'skills');
+  const target = path.join(skillsDir, name);
+  const created = await mkdir(skillsDir, { recursive: true });
+  await cp(skillDir, target, { recursive: true, errorOnExist: true, force: false });
+  return async () => {
+    await rm(target, { recursive: true, force: true });
+    // `created` is the top-most folder mkdir made: .claude/skills or .claude.
+    const ours =
+      created === undefined ? [] : [skillsDir, claudeDir].filter((d) => d.length >= created.length);
+    for (const dir of ours) {
+      if ((await readdir(dir)).length > 0) return;
+      await rmdir(dir);
+    }
+  };
+}
+
+interface Outcome {
+  stopReason: StopReason;
+  error?: string;
+}
+
+/** The trial's stop reason from how the agent ended (CHAIN.md §6.1). */
+export function classify(c: {
+  result: SDKResultMessage | undefined;
+  thrown: unknown;
+  timedOut: boolean;
+  cancelled: boolean;
+  budgetHit: boolean;
+  timeoutS: number;
+  stderrTail: string | undefined;
+}): Outcome {
+  if (c.timedOut) return { stopReason: 'timeout', error: `trial timed out after ${c.timeoutS} s` };
+  if (c.cancelled) return { stopReason: 'error', error: 'trial cancelled' };
+  if (c.budgetHit) return { stopReason: 'budget' };
+  const r = c.result;
+  if (r === undefined) {
+    const why = c.thrown === undefined ? 'the agent ended without a result' : describe(c.thrown);
+    const tail = c.stderrTail === undefined ? '' : ` (stderr: ${c.stderrTail})`;
+    return { stopReason: 'error', error: oneLine(`claude-code failed: ${why}${tail}`) };
+  }
+  switch (r.subtype) {
+    case 'success':
+      if (r.is_error)
+        return {
+          stopReason: 'error',
+          error: oneLine(`claude-code reported an error: ${r.result}`),
+        };
+      if (r.stop_reason === 'max_tokens') return { stopReason: 'max_tokens' };
+      if (r.stop_reason === 'refusal') return { stopReason: 'refusal' };
+      return { stopReason: 'end_turn' };
+    case 'error_max_turns':
+      return { stopReason: 'max_turns' };
+    case 'error_max_budget_usd':
+      return { stopReason: 'budget' };
+    default: {
+      const detail = r.errors.length > 0 ? r.errors.join('; ') : r.subtype;
+      return { stopReason: 'error', error: oneLine(`claude-code stopped: ${detail}`) };
+    }
+  }
+}
+
+/**
+ * Folds the SDK's message stream into a Messages-API-shaped transcript (the main thread only;
+ * the blocks of one streamed assistant message and consecutive user messages are merged), keeps
+ * the result, and notes whether the agent invoked the Skill tool for the skill under test.
+ */
+export class TrialCollector {
+  readonly transcript: TranscriptMessage[];
+  result: SDKResultMessage | undefined;
+  skillTriggered = false;
+  private lastAssistantId: string | undefined;
+
+  constructor(
+    prompt: string,
+    private readonly skillName: string | null,
+  ) {
+    this.transcript = [{ role: 'user', content: prompt }];
+  }
+
+  add(message: SDKMessage): void {
+    if (message.type === 'result') {
+      this.result = message;
+      return;
+    }
+    if (message.type === 'assistant') {
+      const blocks = message.message.content as unknown as Array<Record<string, unknown>>;
+      if (blocks.some((b) => this.isSkillCall(b))) this.skillTriggered = true;
+      if (message.parent_tool_use_id !== null) return;
+      const id = message.message.id;
+      this.append('assistant', blocks, id !== undefined && id === this.lastAssistantId);
+      this.lastAssistantId = id;
+      return;
+    }
+    if (
+      message.type === 'user' &&
+      message.parent_tool_use_id === null &&
+      !('isReplay' in message && message.isReplay)
+    ) {
+      const content = message.message.content;
+      const blocks =
+        typeof content === 'string'
+          ? [{ type: 'text', text: content }]
+          : (content as unknown as Array<Record<string, unknown>>);
+      this.append('user', blocks, true);
+      this.lastAssistantId = undefined;
+    }
+  }
+
+  /** The result text, else the text of the last assistant message. */
+  finalMessage(): string {
+    if (this.result?.subtype === 'success' && !this.result.is_error) return this.result.result;
+    for (let i = this.transcript.length - 1; i >= 0; i--) {
+      const entry = this.transcript[i];
+      if (entry?.role !== 'assistant' || typeof entry.content === 'string') continue;
+      return entry.content
+        .filter((b) => b.type === 'text' && typeof b.text === 'string')
+        .map((b) => b.text as string)
+        .join('\n');
+    }
+    return '';
+  }
+
+  private append(
+    role: TranscriptMessage['role'],
+    blocks: Array<Record<string, unknown>>,
+    mergeWithSameRole: boolean,
+  ): void {
+    const last = this.transcript.at(-1);
+    if (mergeWithSameRole && last?.role === role) {
+      const prior =
+        typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : last.content;
+      last.content = [...prior, ...blocks];
+      return;
+    }
+    this.transcript.push({ role, content: [...blocks] });
+  }
+
+  private isSkillCall(block: Record<string, unknown>): boolean {
+    if (this.skillName === null || block.type !== 'tool_use' || block.name !== 'Skill')
+      return false;
+    const input = block.input;
+    if (typeof input !== 'object' || input === null) return false;
+    const named =
+      (input as Record<string, unknown>).skill ?? (input as Record<string, unknown>).command;
+    return typeof named === 'string' && named.replace(/^\//, '').trim() === this.skillName;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 500 ? `${flat.slice(0, 497)}...` : flat;
+}
