@@ -1,0 +1,364 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkillOptimizerError } from '../errors.js';
+import { applyChanges, type RepoChange } from './apply-changes.js';
+import { CommitFailedError, DirtyRunDirError, NothingToCommitError } from './errors.js';
+import { type GitOptions, type GitResult, runGit } from './git.js';
+import { acquireRunLock, type RunLock } from './lock.js';
+import type { CommitOptions, FileChange, RunStore } from './port.js';
+import { recoverInterruptedStep, removeStaleIndexLock } from './recover.js';
+import {
+  branchExists,
+  checkBranchName,
+  gitCommonDir,
+  repoRoot,
+  requireHeadCommit,
+} from './repo.js';
+import { checkSlug, inRunDir, normalizeRelativePath } from './run-path.js';
+import { isStaleByOrder } from './staleness.js';
+import { ensureWorktree, NO_HOOKS, restoreToHead, uncommittedPaths } from './worktree.js';
+
+export const DEFAULT_AUTHOR = {
+  name: 'Skill Optimizer',
+  email: 'skill-optimizer@users.noreply.github.com',
+} as const;
+
+export interface OpenLocalRunOptions {
+  /** Any folder inside the user's repository. */
+  repoDir: string;
+  slug: string;
+  /** Repository-relative folder holding run dirs; default `.skill-optimizer`. */
+  runRoot?: string;
+  /** Default `skill-optimizer/<slug>`. */
+  branch?: string;
+  author?: { name: string; email: string };
+  /** Told about anything put right on open: a stale lock taken over, an interrupted step undone. */
+  onRecover?: (message: string) => void;
+  /** Test seam: runs once a commit's changes are in the work tree and index, before `git commit`. */
+  beforeCommit?: () => void | Promise<void>;
+  now?: () => Date;
+}
+
+interface LocalRunContext {
+  slug: string;
+  runDir: string;
+  branch: string;
+  worktreeDir: string;
+  toolDir: string;
+  identity: Record<string, string>;
+  lock: RunLock;
+  beforeCommit: (() => void | Promise<void>) | undefined;
+}
+
+/** The run store in a git worktree of the user's repository that only the tool uses. */
+export class LocalRunStore implements RunStore {
+  readonly slug: string;
+  readonly runDir: string;
+  readonly branch: string;
+  readonly worktreeDir: string;
+  private readonly ctx: LocalRunContext;
+  private closed = false;
+
+  constructor(ctx: LocalRunContext) {
+    this.ctx = ctx;
+    this.slug = ctx.slug;
+    this.runDir = ctx.runDir;
+    this.branch = ctx.branch;
+    this.worktreeDir = ctx.worktreeDir;
+  }
+
+  private git(args: readonly string[], opts: Omit<GitOptions, 'cwd'> = {}): Promise<GitResult> {
+    if (this.closed) {
+      return Promise.reject(new SkillOptimizerError(`the run store of '${this.slug}' is closed`));
+    }
+    return runGit(args, { cwd: this.worktreeDir, ...opts });
+  }
+
+  private repoPath(path: string, allowBase = false): string {
+    return inRunDir(this.runDir, normalizeRelativePath(path, this.runDir, { allowBase }));
+  }
+
+  /** What HEAD holds at a repository path (`git cat-file --batch`): its object type and bytes. */
+  private async lookup(repoPath: string): Promise<{ type: string; content: Buffer } | null> {
+    const result = await this.git(['cat-file', '--batch'], { input: `HEAD:${repoPath}\n` });
+    const bytes = result.stdoutBytes;
+    const newline = bytes.indexOf(10);
+    const header = bytes.subarray(0, newline === -1 ? bytes.length : newline).toString('utf8');
+    const [, type, size] = header.split(' ');
+    if (header.endsWith(' missing') || type === undefined || size === undefined) return null;
+    return { type, content: bytes.subarray(newline + 1, newline + 1 + Number(size)) };
+  }
+
+  async readBytes(path: string): Promise<Buffer | null> {
+    const found = await this.lookup(this.repoPath(path));
+    return found?.type === 'blob' ? found.content : null;
+  }
+
+  async read(path: string): Promise<string | null> {
+    return (await this.readBytes(path))?.toString('utf8') ?? null;
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const folder = this.repoPath(dir, true);
+    const result = await this.git(
+      ['ls-tree', '-r', '-z', '--name-only', '--full-tree', 'HEAD', '--', folder],
+      {},
+    );
+    const prefix = `${this.runDir}/`;
+    return result.stdout
+      .split('\0')
+      .filter((path) => path.startsWith(`${folder}/`))
+      .map((path) => path.slice(prefix.length))
+      .sort();
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return (await this.lookup(this.repoPath(path, true))) !== null;
+  }
+
+  async head(): Promise<string> {
+    return (await this.git(['rev-parse', '--verify', 'HEAD^{commit}'])).stdout.trim();
+  }
+
+  async lastCommitTouching(paths: string[]): Promise<string | null> {
+    if (paths.length === 0) return null;
+    const specs = paths.map((path) => this.repoPath(path, true));
+    const result = await this.git([
+      '--literal-pathspecs',
+      'log',
+      '-1',
+      '--format=%H',
+      'HEAD',
+      '--',
+      ...specs,
+    ]);
+    const sha = result.stdout.trim();
+    return sha === '' ? null : sha;
+  }
+
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const result = await this.git(['merge-base', '--is-ancestor', ancestor, descendant], {
+      okCodes: [1],
+    });
+    return result.exitCode === 0;
+  }
+
+  isStale(outputs: string[], inputs: string[]): Promise<boolean> {
+    return isStaleByOrder(this, outputs, inputs);
+  }
+
+  absolutePath(path: string): string {
+    return join(this.worktreeDir, ...this.repoPath(path, true).split('/'));
+  }
+
+  private gitCommit(message: string, extra: readonly string[]): Promise<GitResult> {
+    return this.git(
+      [
+        ...NO_HOOKS,
+        '-c',
+        'commit.gpgsign=false',
+        '--literal-pathspecs',
+        'commit',
+        '--quiet',
+        '--no-verify',
+        '--cleanup=whitespace',
+        '-F',
+        '-',
+        ...extra,
+      ],
+      { input: message, env: this.ctx.identity },
+    );
+  }
+
+  /**
+   * `git add --all --force` for the paths that exist on disk or at HEAD (git refuses a pathspec
+   * matching nothing), ignored files included: the run dir belongs to the tool. Returns those paths.
+   */
+  private async stage(specs: readonly string[]): Promise<string[]> {
+    const present: string[] = [];
+    for (const spec of specs) {
+      const onDisk = existsSync(join(this.worktreeDir, ...spec.split('/')));
+      if (onDisk || (await this.lookup(spec)) !== null) present.push(spec);
+    }
+    if (present.length > 0) {
+      await this.git(['--literal-pathspecs', 'add', '--all', '--force', '--', ...present]);
+    }
+    return present;
+  }
+
+  /** True when the index differs from HEAD (limited to `paths` when given). */
+  private async indexDiffers(paths: readonly string[] = []): Promise<boolean> {
+    const args = [
+      '--literal-pathspecs',
+      'diff-index',
+      '--cached',
+      '--quiet',
+      'HEAD',
+      '--',
+      ...paths,
+    ];
+    return (await this.git(args, { okCodes: [1] })).exitCode === 1;
+  }
+
+  async commit(message: string, changes: FileChange[], opts: CommitOptions = {}): Promise<string> {
+    if (message.trim() === '') throw new SkillOptimizerError('a step commit needs a message');
+    const allowEmpty = opts.allowEmpty === true;
+    const repoChanges: RepoChange[] = changes.map((change) =>
+      'delete' in change
+        ? { path: this.repoPath(change.path, true), delete: true }
+        : { path: this.repoPath(change.path), content: change.content },
+    );
+    if (repoChanges.length === 0 && !allowEmpty) {
+      throw new NothingToCommitError(
+        `nothing to commit for '${message.split('\n')[0]}': no changes given`,
+      );
+    }
+    const dirty = await uncommittedPaths(this.worktreeDir, this.runDir);
+    if (dirty.length > 0) {
+      throw new DirtyRunDirError(
+        `the run's work tree ${this.worktreeDir} has uncommitted changes (${dirty.slice(0, 5).join(', ')}); commit them there or discard them (git -C ${this.worktreeDir} reset --hard && git -C ${this.worktreeDir} clean -fdx -- ${this.runDir}) and retry`,
+      );
+    }
+    const before = await this.head();
+    const stagingRoot = join(this.ctx.toolDir, 'staging');
+    await mkdir(stagingRoot, { recursive: true });
+    const staging = await mkdtemp(join(stagingRoot, `${this.slug}-`));
+    try {
+      let failure: unknown = null;
+      try {
+        await applyChanges(this.worktreeDir, staging, repoChanges);
+        await this.stage([this.runDir]);
+        if (!allowEmpty && !(await this.indexDiffers())) {
+          throw new NothingToCommitError(
+            `nothing to commit for '${message.split('\n')[0]}': the changes leave ${this.runDir} as it is`,
+          );
+        }
+        await this.ctx.beforeCommit?.();
+        await this.gitCommit(message, allowEmpty ? ['--allow-empty'] : []);
+      } catch (error) {
+        failure = error;
+      }
+      const after = await this.head();
+      const problem = failure === null ? await this.landedWhole(before, after) : null;
+      if (failure === null && problem === null) return after;
+      await this.rollBack(before, after, failure ?? problem);
+      throw (
+        failure ??
+        new CommitFailedError(
+          `the step commit did not land whole (${problem}); the run is back at ${before.slice(0, 12)}`,
+        )
+      );
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Null when `after` is one new commit on `before` and nothing under the run dir is left over. */
+  private async landedWhole(before: string, after: string): Promise<string | null> {
+    if (after === before) return 'no commit was made';
+    const parent = (await this.git(['rev-parse', '--verify', `${after}^1`])).stdout.trim();
+    if (parent !== before)
+      return `the new commit ${after.slice(0, 12)} does not follow ${before.slice(0, 12)}`;
+    const left = await uncommittedPaths(this.worktreeDir, this.runDir);
+    if (left.length > 0) return `files were left out of the commit: ${left.slice(0, 5).join(', ')}`;
+    return null;
+  }
+
+  private async rollBack(before: string, after: string, cause: unknown): Promise<void> {
+    try {
+      if (after !== before) {
+        const parent = await this.git(['rev-parse', '--verify', '--quiet', `${after}^1`], {
+          okCodes: [1],
+        });
+        if (parent.stdout.trim() === before) await this.git(['reset', '--hard', '--quiet', before]);
+      }
+      await restoreToHead(this.worktreeDir, this.runDir);
+    } catch (restoreError) {
+      const why = cause instanceof Error ? cause.message : String(cause);
+      const how = restoreError instanceof Error ? restoreError.message : String(restoreError);
+      throw new CommitFailedError(
+        `the step commit failed (${why}) and the work tree could not be put back (${how}); restore it with git -C ${this.worktreeDir} reset --hard ${before} && git -C ${this.worktreeDir} clean -fdx -- ${this.runDir}`,
+        { cause: restoreError },
+      );
+    }
+  }
+
+  async checkpoint(message: string, paths: string[] = ['']): Promise<string | null> {
+    if (message.trim() === '') throw new SkillOptimizerError('a checkpoint commit needs a message');
+    const specs = paths.map((path) => this.repoPath(path, true));
+    if (specs.length === 0) return null;
+    const present = await this.stage(specs);
+    if (present.length === 0 || !(await this.indexDiffers(present))) return null;
+    try {
+      await this.gitCommit(message, ['--', ...present]);
+    } catch (error) {
+      // Unstage (keeping the files) so the work tree is exactly as the caller left it.
+      await this.git(['reset', '--quiet']);
+      throw error;
+    }
+    return this.head();
+  }
+
+  /** Releases the run's lock; the worktree stays for the next run. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ctx.lock.release();
+  }
+}
+
+/**
+ * Opens (creating if needed) the run of `slug` in the repository at `repoDir`: takes the run's
+ * lock, checks the work branch out in the tool's own worktree under the repository's git folder
+ * (the user's checkout is never switched), and undoes any half-written step.
+ */
+export async function openLocalRun(opts: OpenLocalRunOptions): Promise<LocalRunStore> {
+  const slug = checkSlug(opts.slug);
+  const runRoot = normalizeRelativePath(opts.runRoot ?? '.skill-optimizer', 'the repository');
+  const branch = opts.branch ?? `skill-optimizer/${slug}`;
+  const root = await repoRoot(opts.repoDir);
+  await checkBranchName(root, branch);
+  const toolDir = join(await gitCommonDir(root), 'skill-optimizer');
+  const worktreeDir = join(toolDir, 'worktrees', slug);
+  await mkdir(join(toolDir, 'worktrees'), { recursive: true });
+  const onRecover = opts.onRecover ?? (() => {});
+  const lock = await acquireRunLock(`${worktreeDir}.lock`, {
+    slug,
+    onRecover,
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  });
+  try {
+    const author = opts.author ?? DEFAULT_AUTHOR;
+    const ctx: LocalRunContext = {
+      slug,
+      runDir: `${runRoot}/${slug}`,
+      branch,
+      worktreeDir,
+      toolDir,
+      identity: {
+        GIT_AUTHOR_NAME: author.name,
+        GIT_AUTHOR_EMAIL: author.email,
+        GIT_COMMITTER_NAME: author.name,
+        GIT_COMMITTER_EMAIL: author.email,
+      },
+      lock,
+      beforeCommit: opts.beforeCommit,
+    };
+    const startPoint = (await branchExists(root, branch)) ? branch : await requireHeadCommit(root);
+    await ensureWorktree({ root, dir: worktreeDir, branch, startPoint });
+    if (lock.tookOverFrom !== null) {
+      const removed = await removeStaleIndexLock(worktreeDir);
+      if (removed !== null) onRecover(`run '${slug}': removed ${removed} left by the dead process`);
+    }
+    await recoverInterruptedStep(
+      { slug, runDir: ctx.runDir, worktreeDir, scratchDir: join(toolDir, 'staging') },
+      ctx.identity,
+      onRecover,
+    );
+    return new LocalRunStore(ctx);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
