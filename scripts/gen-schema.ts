@@ -1,0 +1,20 @@
+/**
+ * Writes schema/skill-optimizer.schema.json from the config's zod schema, formatted by Biome so
+ * `npm run lint` accepts it. Run: npx tsx scripts/gen-schema.ts
+ * (test/config/json-schema.test.ts fails when the committed file is stale).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONFIG_SCHEMA_FILE, renderConfigJsonSchema } from '../src/config/json-schema.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const target = join(root, CONFIG_SCHEMA_FILE);
+await mkdir(dirname(target), { recursive: true });
+await writeFile(target, renderConfigJsonSchema());
+execFileSync(join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', target], {
+  cwd: root,
+  stdio: 'pipe',
+});
+process.stdout.write(`wrote ${CONFIG_SCHEMA_FILE}\n`);

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { priceTableSchema } from '../model/pricing.js';
+
+/** Used for every model role unless the config names another. */
+export const DEFAULT_MODEL = 'claude-sonnet-4-5';
+
+export const PRESET_NAMES = ['quick', 'standard', 'thorough'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+const modelId = z
+  .string()
+  .regex(/^\S+$/, 'expected a model id without spaces')
+  .max(200)
+  .describe('A model id, e.g. claude-sonnet-4-5');
+
+/** A GitHub login; bots may be written with or without their `[bot]` suffix. */
+const login = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/,
+    'expected a GitHub login such as renovate or renovate[bot]',
+  );
+
+const label = z.string().min(1).max(50, 'GitHub labels are at most 50 characters');
+
+/**
+ * A path relative to the repository root that cannot leave it: no absolute paths, no `..`,
+ * no empty or `.` segments, forward slashes only.
+ */
+export const safeRelativePath = z.string().superRefine((value, ctx) => {
+  const problem = relativePathProblem(value);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+function relativePathProblem(value: string): string | null {
+  if (value === '') return 'must not be empty';
+  if (value.includes('\\')) return 'use forward slashes';
+  if (value.includes('\0')) return 'must not contain NUL';
+  if (value.startsWith('/') || /^[A-Za-z]:/.test(value)) {
+    return 'must be relative to the repository root';
+  }
+  for (const segment of value.split('/')) {
+    if (segment === '..') return "must not contain '..'";
+    if (segment === '' || segment === '.') return "must not contain empty or '.' segments";
+  }
+  return null;
+}
+
+const labelsSchema = z
+  .object({
+    run: label.default('skill-optimizer').describe('Label that starts a run with gates.'),
+    autopilot: label
+      .default('skill-optimizer:autopilot')
+      .describe('Label that starts a run with gates answered by their defaults.'),
+  })
+  .strict()
+  .refine((labels) => labels.run !== labels.autopilot, {
+    message: 'run and autopilot labels must differ',
+  })
+  .describe('Labels that trigger the bot on a skill pull request.');
+
+const modelsSchema = z
+  .object({
+    executor: modelId.default(DEFAULT_MODEL).describe('Runs the skill in each bench trial.'),
+    evaluator: modelId.default(DEFAULT_MODEL).describe('Grades trials and reviews results.'),
+    optimizer: modelId
+      .default(DEFAULT_MODEL)
+      .describe('Analyses weaknesses and rewrites the skill.'),
+    bench: z
+      .array(modelId, {
+        error: (issue) =>
+          issue.code === 'invalid_type' ? 'expected a list of model ids' : undefined,
+      })
+      .min(1, 'list at least one model')
+      .refine((ids) => new Set(ids).size === ids.length, 'lists a model more than once')
+      .optional()
+      .describe('Models the bench runs the skill on (default: the executor).'),
+  })
+  .strict()
+  .transform((models) => ({ ...models, bench: models.bench ?? [models.executor] }))
+  .describe('Model per role.');
+
+export const configSchema = z
+  .object({
+    labels: labelsSchema.prefault({}),
+    models: modelsSchema.prefault({}),
+    runner: z
+      .enum(['messages', 'claude-code'])
+      .default('messages')
+      .describe('How trials run: a Messages API tool loop, or Claude Code in a sandbox.'),
+    trials: z.int().min(1).max(100).default(3).describe('Trials per probe and model.'),
+    concurrency: z.int().min(1).max(64).default(4).describe('Trials running at the same time.'),
+    preset: z
+      .enum(PRESET_NAMES)
+      .default('standard')
+      .describe(
+        'Loop limits: quick (3 iterations, threshold 70), standard (5, 80), thorough (8, 90).',
+      ),
+    threshold: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe('Pass rate (percent) that ends the outer loop; overrides the preset.'),
+    max_iterations: z
+      .int()
+      .min(1)
+      .max(50)
+      .optional()
+      .describe('Outer-loop iterations at most; overrides the preset.'),
+    max_revisions: z
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .describe('Needs-revision rounds between improve and validate (default 2).'),
+    picks: z
+      .object({
+        default_top: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .describe('Weaknesses picked by priority when the picks gate is answered by default.'),
+      })
+      .strict()
+      .prefault({}),
+    run_dir: safeRelativePath
+      .default('.skill-optimizer')
+      .describe('Root of the run directories, relative to the repository root.'),
+    upstream: z
+      .object({
+        submit: z
+          .boolean()
+          .default(false)
+          .describe('Default answer to "submit the improvement upstream?".'),
+      })
+      .strict()
+      .prefault({}),
+    allowed_bots: z
+      .array(login)
+      .default([])
+      .describe('Bot accounts whose commands and labels are obeyed (all other bots are ignored).'),
+    budget_usd: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Stop a run once its model cost reaches this many US dollars.'),
+    prices: priceTableSchema
+      .optional()
+      .describe(
+        'Per-model price overrides in USD per million tokens, laid over the built-in table.',
+      ),
+    heldout_share: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.25)
+      .describe('Share of probes held out from the optimizer to check the gain generalises.'),
+  })
+  .strict();
+
+/** The config as written (every key optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The config with every default filled in. */
+export type Config = z.output<typeof configSchema>;
+
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
