@@ -1,0 +1,65 @@
+/**
+ * The program `runGrader` runs with `node --input-type=module --eval` inside the sandbox. It is
+ * source text rather than a file next to this module so that bundling the CLI or the Action
+ * cannot lose it.
+ *
+ * Protocol: stdin carries one JSON object `{ graderPath, workspaceDir, transcript, finalMessage,
+ * marker }`. The grader's own writes to process.stdout (console.log included) go to stderr, so
+ * stdout holds only the host's last line: `marker` followed by JSON, either
+ * `{ "kind": "returned", "value": <what grade returned> }` or
+ * `{ "kind": "threw" | "badModule" | "unserializable", "detail": <text> }`.
+ * `marker` is random per run, so nothing the workspace contains can forge a result.
+ */
+export const GRADER_HOST_SOURCE = String.raw`
+import { pathToFileURL } from 'node:url';
+
+const writeResultLine = process.stdout.write.bind(process.stdout);
+process.stdout.write = process.stderr.write.bind(process.stderr);
+
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+
+// Stack frames of this host program say nothing about the grader.
+const describe = (error) =>
+  error instanceof Error
+    ? (error.stack ?? error.message)
+        .split('\n')
+        .filter((line) => !line.includes('[eval'))
+        .join('\n')
+    : String(error);
+
+let outcome;
+let grade;
+try {
+  grade = (await import(pathToFileURL(input.graderPath).href)).default;
+  if (typeof grade !== 'function') {
+    outcome = {
+      kind: 'badModule',
+      detail:
+        'does not default-export a grade function (its default export is ' + typeof grade + ')',
+    };
+  }
+} catch (error) {
+  outcome = { kind: 'badModule', detail: 'failed to load: ' + describe(error) };
+}
+if (outcome === undefined) {
+  try {
+    const value = await grade({
+      workspaceDir: input.workspaceDir,
+      transcript: input.transcript,
+      finalMessage: input.finalMessage,
+    });
+    outcome = { kind: 'returned', value: value === undefined ? null : value };
+  } catch (error) {
+    outcome = { kind: 'threw', detail: describe(error) };
+  }
+}
+let line;
+try {
+  line = JSON.stringify(outcome);
+} catch (error) {
+  line = JSON.stringify({ kind: 'unserializable', detail: describe(error) });
+}
+writeResultLine('\n' + input.marker + line + '\n', () => process.exit(0));
+`;

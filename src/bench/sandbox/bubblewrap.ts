@@ -1,0 +1,107 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scrubbedEnv } from './env.js';
+import { BWRAP_INSTALL_HINT, discoverHostLayout, type HostLayout } from './host-layout.js';
+import { withResourceLimits } from './limits.js';
+import { type ResolvedRunOptions, resolveRunOptions } from './options.js';
+import { spawnLimited } from './spawn.js';
+import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
+
+/**
+ * The bwrap arguments for one run: every namespace unshared (private PID namespace, no
+ * network), no capabilities, no nested user namespaces, killed with its parent, system dirs
+ * read-only, a private /tmp, the trial dir the only writable mount.
+ */
+export function bwrapArgs(layout: HostLayout, run: ResolvedRunOptions): string[] {
+  return [
+    '--unshare-all',
+    '--unshare-user',
+    ...layout.extraOptions,
+    '--cap-drop',
+    'ALL',
+    '--die-with-parent',
+    '--new-session',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    ...layout.mountArgs,
+    '--bind',
+    run.cwd,
+    run.cwd,
+    ...run.readOnlyBinds.flatMap((path) => ['--ro-bind', path, path]),
+    '--chdir',
+    run.cwd,
+    '--',
+  ];
+}
+
+export class BubblewrapSandbox implements Sandbox {
+  readonly level = 'bubblewrap' as const;
+  readonly fallbackReason = null;
+  readonly nodePath: string;
+
+  constructor(private readonly layout: HostLayout) {
+    this.nodePath = layout.nodePath;
+  }
+
+  async run(argv: string[], opts: SandboxRunOptions): Promise<SandboxResult> {
+    if (argv.length === 0) throw new Error('sandbox run needs a command');
+    const run = await resolveRunOptions(opts);
+    // bwrap itself is PID 1 inside the namespace and its /proc/1/environ is readable there, so
+    // bwrap must be started with the scrubbed environment; --clearenv alone would not do.
+    const env = scrubbedEnv({ home: run.cwd, nodeBinDir: this.layout.nodeBinDir, extra: run.env });
+    return spawnLimited(
+      this.layout.bwrapPath,
+      [...bwrapArgs(this.layout, run), ...withResourceLimits(argv, run)],
+      {
+        cwd: run.cwd,
+        env,
+        timeoutMs: run.timeoutMs,
+        maxOutputBytes: run.maxOutputBytes,
+        stdin: run.stdin,
+        signal: run.signal,
+        reapGroupOnExit: true,
+      },
+    );
+  }
+
+  runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult> {
+    return this.run(['/bin/sh', '-c', command], opts);
+  }
+}
+
+/**
+ * Starts bubblewrap once with the full mount layout and runs node inside it. Resolves to the
+ * sandbox, or to the reason (with the fix) why bubblewrap cannot be used here.
+ */
+export async function probeBubblewrap(): Promise<BubblewrapSandbox | string> {
+  if (process.platform !== 'linux') return `bubblewrap needs Linux (this is ${process.platform})`;
+  let layout: HostLayout | string;
+  try {
+    layout = await discoverHostLayout();
+  } catch (error) {
+    return `cannot inspect bwrap (${(error as Error).message}): ${BWRAP_INSTALL_HINT}`;
+  }
+  if (typeof layout === 'string') return layout;
+  const sandbox = new BubblewrapSandbox(layout);
+  const dir = await mkdtemp(join(tmpdir(), 'so-bwrap-probe-'));
+  try {
+    const result = await sandbox.run([layout.nodePath, '-e', 'process.stdout.write("ok")'], {
+      cwd: dir,
+      timeoutMs: 20_000,
+    });
+    if (result.exitCode === 0 && result.stdout === 'ok') return sandbox;
+    const detail = result.timedOut
+      ? 'timed out'
+      : result.stderr.trim() || `exit ${result.exitCode}`;
+    return `bwrap cannot start a sandbox here (${detail}): ${BWRAP_INSTALL_HINT}`;
+  } catch (error) {
+    return `bwrap cannot start (${(error as Error).message}): ${BWRAP_INSTALL_HINT}`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

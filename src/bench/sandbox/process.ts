@@ -1,0 +1,38 @@
+import { dirname } from 'node:path';
+import { scrubbedEnv } from './env.js';
+import { withResourceLimits } from './limits.js';
+import { resolveRunOptions } from './options.js';
+import { spawnLimited } from './spawn.js';
+import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
+
+/**
+ * Fallback isolation: a plain child process with a scrubbed environment, its own process group
+ * (killed on timeout and on exit), resource limits and output caps. Weaker than bubblewrap: the
+ * command shares the network and the filesystem, and can read other same-user processes'
+ * /proc/<pid>/environ. `readOnlyBinds` are checked but need no mounting here.
+ */
+export class ProcessSandbox implements Sandbox {
+  readonly level = 'process' as const;
+  readonly nodePath = process.execPath;
+
+  constructor(readonly fallbackReason: string | null = null) {}
+
+  async run(argv: string[], opts: SandboxRunOptions): Promise<SandboxResult> {
+    if (argv.length === 0) throw new Error('sandbox run needs a command');
+    const run = await resolveRunOptions(opts);
+    const [file, ...args] = withResourceLimits(argv, run) as [string, ...string[]];
+    return spawnLimited(file, args, {
+      cwd: run.cwd,
+      env: scrubbedEnv({ home: run.cwd, nodeBinDir: dirname(this.nodePath), extra: run.env }),
+      timeoutMs: run.timeoutMs,
+      maxOutputBytes: run.maxOutputBytes,
+      stdin: run.stdin,
+      signal: run.signal,
+      reapGroupOnExit: true,
+    });
+  }
+
+  runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult> {
+    return this.run(['/bin/sh', '-c', command], opts);
+  }
+}

@@ -1,0 +1,42 @@
+import type { IsolationLevel } from '../types.js';
+
+export interface SandboxRunOptions {
+  /** Absolute path; the only writable directory; must exist. */
+  cwd: string;
+  timeoutMs: number;
+  /** Data-segment limit (RLIMIT_DATA: heap and private writable mappings); default 1024. */
+  memoryMb?: number;
+  /** Cap for stdout and for stderr, each; default 64 KiB. */
+  maxOutputBytes?: number;
+  /** Extra variables (caller-vetted), merged onto the scrubbed base. */
+  env?: Record<string, string>;
+  /** Extra absolute paths visible read-only at the same path (e.g. a grader's probe dir). */
+  readOnlyBinds?: string[];
+  stdin?: string;
+  /** Aborting kills the command's process group (the result then shows signal SIGKILL). */
+  signal?: AbortSignal;
+}
+
+export interface SandboxResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** stdout or stderr went over the cap; the kept text ends with a note saying so. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface Sandbox {
+  readonly level: IsolationLevel;
+  /** Why `auto` fell back to `process`; null when the requested level is in use. */
+  readonly fallbackReason: string | null;
+  /** Absolute path of a node binary runnable inside the sandbox. */
+  readonly nodePath: string;
+  run(argv: string[], opts: SandboxRunOptions): Promise<SandboxResult>;
+  runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult>;
+}
+
+export const DEFAULT_MEMORY_MB = 1024;
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
