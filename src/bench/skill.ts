@@ -2,8 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidFileError } from '../errors.js';
+import { splitFrontmatter } from './frontmatter.js';
 import type { Skill } from './types.js';
-import { parseYaml, validateParsed } from './yaml-file.js';
+import { validateParsed } from './yaml-file.js';
 
 const requiredText = (field: string) =>
   z
@@ -29,25 +30,15 @@ export type ParsedSkillMarkdown = Pick<
   'name' | 'description' | 'frontmatter' | 'body' | 'raw'
 >;
 
-// `---` line, YAML, `---` (or `...`) line, then the body. CRLF is accepted.
-const FRONTMATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/m;
-
 /** Parses SKILL.md text; `file` is the name used in error messages. */
 export function parseSkillMarkdown(text: string, file: string): ParsedSkillMarkdown {
-  const match = FRONTMATTER.exec(text);
-  if (match === null || match.index !== 0) {
-    throw new InvalidFileError(
-      file,
-      'no frontmatter block: the file must start with a `---` line, YAML with `name` and `description`, and a closing `---` line',
-    );
-  }
-  const parsed = parseYaml(match[1] ?? '', file, 1);
-  const data = validateParsed(skillFrontmatterSchema, parsed, file);
+  const doc = splitFrontmatter(text, file, 'YAML with `name` and `description`');
+  const data = validateParsed(skillFrontmatterSchema, doc.parsed, file);
   return {
     name: data.name,
     description: data.description,
-    frontmatter: { ...(parsed.value as Record<string, unknown>), ...data },
-    body: text.slice(match[0].length),
+    frontmatter: { ...(doc.value as Record<string, unknown>), ...data },
+    body: doc.body,
     raw: text,
   };
 }

@@ -1,0 +1,231 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
+import { runGrader, smokeCheck } from './grader.js';
+import { mapBounded } from './pool.js';
+import { createResultsDir, ResultsWriter, writeMeta } from './results.js';
+import type { Sandbox } from './sandbox/index.js';
+import { copyWorkspace } from './sandbox/paths.js';
+import { planTrials, selectShard, type TrialKey } from './shard.js';
+import { loadSkill } from './skill.js';
+import { renderSummary } from './summary.js';
+import type { Probe, Runner, Skill, Suite, TrialRecord } from './types.js';
+
+export interface BenchProgress {
+  done: number;
+  total: number;
+  last: TrialRecord;
+}
+
+export interface ExcludedProbe {
+  probe: string;
+  reasons: string[];
+}
+
+export interface BenchDeps {
+  /** The runner for trials with the skill and for baseline trials (same agent, no skill). */
+  runner: Runner;
+  sandbox: Sandbox;
+  costOf: (model: string, usage: Usage) => number;
+  now?: () => Date;
+  log?: (line: string) => void;
+  onProgress?: (p: BenchProgress) => void;
+}
+
+export interface BenchOptions {
+  suite: Suite;
+  baseline: boolean;
+  shard?: { index: number; count: number };
+  /** Results root; each bench writes a timestamped folder under it. */
+  outRoot: string;
+  /** Keep each trial's final workspace under `<results>/workspaces/` (default true). */
+  keepWorkspaces?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface BenchResult {
+  dir: string;
+  summaryPath: string;
+  records: TrialRecord[];
+  excluded: ExcludedProbe[];
+}
+
+/**
+ * The workbench (CHAIN.md §6): smoke-check every grader, run every planned trial with bounded
+ * concurrency, grade it, and write raw results plus a markdown summary. A broken trial or grader
+ * is recorded as an error and the rest of the bench goes on.
+ */
+export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<BenchResult> {
+  const { suite } = opts;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? (() => {});
+  const skill = await loadSkill(suite.skillDir);
+  const started = now();
+
+  const smoke = await mapBounded(suite.probes, suite.concurrency, async (probe) => ({
+    probe,
+    report: await smokeCheck(deps.sandbox, probe),
+  }));
+  const excluded: ExcludedProbe[] = smoke
+    .filter((s) => !s.report.ok)
+    .map((s) => ({ probe: s.probe.id, reasons: s.report.reasons }));
+  for (const e of excluded) log(`probe '${e.probe}' excluded: ${e.reasons.join('; ')}`);
+  const runnable = smoke.filter((s) => s.report.ok).map((s) => s.probe);
+  const byId = new Map(runnable.map((p) => [p.id, p]));
+
+  const planned = planTrials({ ...suite, probes: runnable }, { baseline: opts.baseline });
+  const keys = opts.shard ? selectShard(planned, opts.shard) : planned;
+
+  const dir = await createResultsDir(opts.outRoot, started);
+  const writer = new ResultsWriter(join(dir, 'results.jsonl'));
+  const scratch = await mkdtemp(join(tmpdir(), 'skill-optimizer-trials-'));
+  const records: TrialRecord[] = [];
+  try {
+    await mapBounded(keys, suite.concurrency, async (key) => {
+      const probe = byId.get(key.probe) as Probe;
+      const record = await runOneTrial(key, probe, {
+        suite,
+        skill,
+        scratch,
+        keepDir: opts.keepWorkspaces === false ? null : join(dir, 'workspaces'),
+        deps,
+        signal: opts.signal,
+      });
+      await writer.append(record);
+      records.push(record);
+      deps.onProgress?.({ done: records.length, total: keys.length, last: record });
+    });
+  } finally {
+    await writer.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  records.sort(compareKeys);
+  await writeMeta(dir, {
+    suite: suite.path,
+    skill: suite.skillDir,
+    runner: deps.runner.name,
+    models: suite.models,
+    trials: suite.trials,
+    baseline: opts.baseline,
+    shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null,
+    isolation: deps.sandbox.level,
+    excluded,
+    started: started.toISOString(),
+    finished: now().toISOString(),
+  });
+  const summaryPath = join(dir, 'summary.md');
+  await writeFile(
+    summaryPath,
+    renderSummary({
+      title: `Bench: ${skill.name}`,
+      records,
+      excluded,
+      isolation: deps.sandbox.level,
+      runner: deps.runner.name,
+    }),
+  );
+  return { dir, summaryPath, records, excluded };
+}
+
+interface TrialContext {
+  suite: Suite;
+  skill: Skill;
+  scratch: string;
+  /** Where final workspaces are kept, one folder per trial; null keeps none. */
+  keepDir: string | null;
+  deps: BenchDeps;
+  signal: AbortSignal | undefined;
+}
+
+async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Promise<TrialRecord> {
+  const { deps } = ctx;
+  const startedAt = Date.now();
+  const name = trialName(key);
+  const workspaceDir = join(ctx.scratch, name);
+  const label = `probe '${probe.id}' (${key.model}, trial ${key.trial}${key.baseline ? ', baseline' : ''})`;
+  const record = (fields: Partial<TrialRecord> & Pick<TrialRecord, 'status'>): TrialRecord => {
+    const usage = fields.usage ?? zeroUsage();
+    return {
+      probe: key.probe,
+      model: key.model,
+      trial: key.trial,
+      baseline: key.baseline,
+      heldout: probe.heldout,
+      runner: deps.runner.name,
+      isolation: deps.sandbox.level,
+      grader: null,
+      error: null,
+      transcript: [],
+      finalMessage: '',
+      stop_reason: 'error',
+      skill_triggered: null,
+      ...fields,
+      usage,
+      cost_usd: deps.costOf(key.model, usage),
+      duration_ms: Date.now() - startedAt,
+    };
+  };
+
+  try {
+    await copyWorkspace(probe.workspaceDir, workspaceDir);
+  } catch (error) {
+    return record({
+      status: 'error',
+      error: `${label}: workspace could not be prepared: ${(error as Error).message}`,
+    });
+  }
+  try {
+    const out = await deps.runner.runTrial({
+      probe,
+      skill: key.baseline ? null : ctx.skill,
+      model: key.model,
+      workspaceDir,
+      signal: ctx.signal ?? new AbortController().signal,
+    });
+    const ran = {
+      transcript: out.transcript,
+      finalMessage: out.finalMessage,
+      usage: addUsage(zeroUsage(), out.usage),
+      stop_reason: out.stopReason,
+      skill_triggered: out.skillTriggered ?? null,
+    };
+    if (out.error !== undefined)
+      return record({ ...ran, status: 'error', error: `${label}: ${out.error}` });
+    const graded = await runGrader(deps.sandbox, {
+      graderPath: probe.graderPath,
+      workspaceDir,
+      transcript: out.transcript,
+      finalMessage: out.finalMessage,
+    });
+    if (!graded.ok) return record({ ...ran, status: 'error', error: `${label}: ${graded.error}` });
+    return record({ ...ran, status: graded.result.pass ? 'pass' : 'fail', grader: graded.result });
+  } catch (error) {
+    return record({ status: 'error', error: `${label}: ${(error as Error).message}` });
+  } finally {
+    if (ctx.keepDir !== null) {
+      await cp(workspaceDir, join(ctx.keepDir, name), {
+        recursive: true,
+        verbatimSymlinks: true,
+      }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    await rm(workspaceDir, { recursive: true, force: true });
+  }
+}
+
+function trialName(key: TrialKey): string {
+  const safe = (s: string) => s.replace(/[^a-zA-Z0-9._-]+/g, '_');
+  return `${safe(key.probe)}__${safe(key.model)}__${key.trial}${key.baseline ? '__baseline' : ''}`;
+}
+
+function compareKeys(a: TrialRecord, b: TrialRecord): number {
+  return (
+    Number(a.baseline) - Number(b.baseline) ||
+    a.model.localeCompare(b.model) ||
+    a.probe.localeCompare(b.probe) ||
+    a.trial - b.trial
+  );
+}

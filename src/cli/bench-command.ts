@@ -1,0 +1,158 @@
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { compareResults } from '../bench/compare.js';
+import {
+  createResultsDir,
+  mergeResults,
+  readMeta,
+  readResults,
+  writeMeta,
+  writeResults,
+} from '../bench/results.js';
+import { runBench } from '../bench/run-bench.js';
+import { parseShard } from '../bench/shard.js';
+import { loadSuite } from '../bench/suite.js';
+import { renderComparison, renderSummary } from '../bench/summary.js';
+import type { RunnerName } from '../bench/types.js';
+import { SkillOptimizerError } from '../errors.js';
+import { type CliIO, progressBar, progressPrinter } from './io.js';
+import { openModelAccess } from './model-access.js';
+
+export interface BenchCliOptions {
+  runner?: string;
+  models?: string[];
+  trials?: number;
+  concurrency?: number;
+  baseline?: boolean;
+  shard?: string;
+  out: string;
+  sandbox: string;
+  scripted?: string;
+}
+
+const RUNNERS: RunnerName[] = ['messages', 'claude-code'];
+const SANDBOX_MODES = ['auto', 'bubblewrap', 'process'] as const;
+
+export async function benchCommand(
+  suitePath: string,
+  opts: BenchCliOptions,
+  io: CliIO,
+): Promise<void> {
+  if (opts.runner !== undefined && !RUNNERS.includes(opts.runner as RunnerName)) {
+    throw new SkillOptimizerError(
+      `--runner must be one of ${RUNNERS.join(', ')} (got '${opts.runner}')`,
+    );
+  }
+  if (!SANDBOX_MODES.includes(opts.sandbox as (typeof SANDBOX_MODES)[number])) {
+    throw new SkillOptimizerError(
+      `--sandbox must be one of ${SANDBOX_MODES.join(', ')} (got '${opts.sandbox}')`,
+    );
+  }
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+  const suite = await loadSuite(resolve(suitePath), {
+    ...(opts.models ? { models: opts.models } : {}),
+    ...(opts.trials ? { trials: opts.trials } : {}),
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.runner ? { runner: opts.runner as RunnerName } : {}),
+  });
+
+  const access = await openModelAccess({
+    env: io.env,
+    scriptedPath: opts.scripted,
+    runner: suite.runner,
+    sandboxMode: opts.sandbox as (typeof SANDBOX_MODES)[number],
+  });
+  const progress = progressPrinter(io);
+  try {
+    if (access.sandbox.level === 'process') {
+      io.stderr.write(
+        `warning: bubblewrap is not available (${access.sandbox.fallbackReason ?? 'not requested'}); commands and graders run with the weaker 'process' isolation\n`,
+      );
+    }
+    const result = await runBench(
+      {
+        suite,
+        baseline: opts.baseline === true,
+        ...(shard ? { shard } : {}),
+        outRoot: resolve(opts.out),
+      },
+      {
+        runner: access.runner,
+        sandbox: access.sandbox,
+        costOf: access.costOf,
+        log: (line) => {
+          progress.done();
+          io.stderr.write(`${line}\n`);
+        },
+        onProgress: ({ done, total, last }) => {
+          progress.update(
+            `${progressBar(done, total)} ${last.status.toUpperCase()} ${last.probe} (${last.model} #${last.trial}${last.baseline ? ' baseline' : ''})`,
+          );
+        },
+      },
+    );
+    progress.done();
+    const errors = result.records.filter((r) => r.status === 'error').length;
+    io.stdout.write(
+      `${result.records.length} trials, ${errors} errors, ${result.excluded.length} probes excluded\nresults: ${join(result.dir, 'results.jsonl')}\nsummary: ${result.summaryPath}\n`,
+    );
+  } finally {
+    progress.done();
+    await access.close();
+  }
+}
+
+export async function mergeCommand(
+  dirs: string[],
+  opts: { out: string },
+  io: CliIO,
+): Promise<void> {
+  const abs = dirs.map((d) => resolve(d));
+  const records = await mergeResults(abs);
+  const metas = await Promise.all(abs.map((d) => readMeta(d)));
+  const [first] = metas;
+  if (first === undefined)
+    throw new SkillOptimizerError('bench merge needs at least one results folder');
+  const isolations = new Set(metas.map((m) => m.isolation));
+  const excluded = dedupeExcluded(metas.flatMap((m) => m.excluded));
+  const isolation = isolations.size === 1 ? first.isolation : null;
+  const dir = await createResultsDir(resolve(opts.out), new Date());
+  await writeResults(join(dir, 'results.jsonl'), records);
+  await writeMeta(dir, {
+    ...first,
+    shard: null,
+    isolation,
+    merged_from: abs,
+    excluded,
+    started: metas.map((m) => m.started).sort()[0] ?? first.started,
+    finished: new Date().toISOString(),
+  });
+  const summaryPath = join(dir, 'summary.md');
+  await writeFile(
+    summaryPath,
+    renderSummary({
+      title: 'Bench (merged shards)',
+      records,
+      excluded,
+      ...(isolation ? { isolation } : {}),
+      runner: first.runner,
+    }),
+  );
+  io.stdout.write(
+    `merged ${records.length} trials from ${abs.length} shards\nsummary: ${summaryPath}\n`,
+  );
+}
+
+export async function compareCommand(before: string, after: string, io: CliIO): Promise<void> {
+  const comparison = compareResults(
+    await readResults(resolve(before)),
+    await readResults(resolve(after)),
+  );
+  io.stdout.write(`${renderComparison(comparison)}\n`);
+}
+
+function dedupeExcluded<T extends { probe: string }>(items: T[]): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) if (!seen.has(item.probe)) seen.set(item.probe, item);
+  return [...seen.values()];
+}

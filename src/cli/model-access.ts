@@ -1,0 +1,78 @@
+import { resolve } from 'node:path';
+import { startModelGateway } from '../bench/gateway.js';
+import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
+import { createMessagesRunner } from '../bench/runners/messages.js';
+import { createSandbox, type Sandbox } from '../bench/sandbox/index.js';
+import type { Runner, RunnerName } from '../bench/types.js';
+import { SkillOptimizerError } from '../errors.js';
+import { createModelClient } from '../model/client.js';
+import { CostLedger } from '../model/ledger.js';
+import { costOf } from '../model/pricing.js';
+import { loadScript } from '../model/scripted/script.js';
+import { startScriptedServer } from '../model/scripted/server.js';
+import type { Usage } from '../model/usage.js';
+
+export interface ModelAccess {
+  runner: Runner;
+  sandbox: Sandbox;
+  ledger: CostLedger;
+  costOf: (model: string, usage: Usage) => number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+/**
+ * The edge where the CLI turns its environment into ports: the API key and base URL come from
+ * `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL`, or `--scripted` starts the local scripted server.
+ * Nothing below this reads the environment.
+ */
+export async function openModelAccess(opts: {
+  env: NodeJS.ProcessEnv;
+  scriptedPath: string | undefined;
+  runner: RunnerName;
+  sandboxMode: 'auto' | 'bubblewrap' | 'process';
+}): Promise<ModelAccess> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    let apiKey: string;
+    let baseURL: string;
+    if (opts.scriptedPath !== undefined) {
+      const server = await startScriptedServer({
+        script: await loadScript(resolve(opts.scriptedPath)),
+      });
+      closers.push(() => server.close());
+      apiKey = 'scripted-model-key';
+      baseURL = server.url;
+    } else {
+      const key = opts.env.ANTHROPIC_API_KEY;
+      if (!key) {
+        throw new SkillOptimizerError(
+          'ANTHROPIC_API_KEY is not set. Export it, or pass --scripted <script> to use the local scripted model.',
+        );
+      }
+      apiKey = key;
+      baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
+    }
+
+    const sandbox = await createSandbox(opts.sandboxMode);
+    const ledger = new CostLedger();
+    const price = (model: string, usage: Usage) => costOf(model, usage);
+    let runner: Runner;
+    if (opts.runner === 'claude-code') {
+      const gateway = await startModelGateway({ upstreamBaseURL: baseURL, upstreamApiKey: apiKey });
+      closers.push(() => gateway.close());
+      runner = createClaudeCodeRunner({ gateway });
+    } else {
+      const client = createModelClient({ apiKey, baseURL, ledger });
+      runner = createMessagesRunner({ model: client, sandbox });
+    }
+    return { runner, sandbox, ledger, costOf: price, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

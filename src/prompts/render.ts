@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SkillOptimizerError } from '../errors.js';
+
+/** prompts/ at the package root, found from this file in src/ (tsx) or lib/ (built). */
+const PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
+
+export class PromptTemplateError extends SkillOptimizerError {}
+
+const PLACEHOLDER = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi;
+
+/**
+ * Fills `{{name}}` placeholders from `values`. Every placeholder must have a value and every
+ * value must be used, so a template and its typed input cannot drift apart silently.
+ * Values are inserted verbatim and never re-scanned for placeholders.
+ */
+export function fillTemplate(
+  template: string,
+  values: Record<string, string>,
+  name: string,
+): string {
+  const used = new Set<string>();
+  const missing = new Set<string>();
+  const out = template.replace(PLACEHOLDER, (_match, key: string) => {
+    const value = values[key];
+    if (value === undefined) {
+      missing.add(key);
+      return '';
+    }
+    used.add(key);
+    return value;
+  });
+  if (missing.size > 0) {
+    throw new PromptTemplateError(
+      `prompt template '${name}' needs ${[...missing].map((k) => `{{${k}}}`).join(', ')} but no value was given`,
+    );
+  }
+  const unused = Object.keys(values).filter((k) => !used.has(k));
+  if (unused.length > 0) {
+    throw new PromptTemplateError(
+      `prompt template '${name}' has no placeholder for ${unused.join(', ')}`,
+    );
+  }
+  return out;
+}
+
+const cache = new Map<string, string>();
+
+export async function loadTemplate(name: string, dir = PROMPTS_DIR): Promise<string> {
+  const file = join(dir, `${name}.md`);
+  const hit = cache.get(file);
+  if (hit !== undefined) return hit;
+  const text = await readFile(file, 'utf8');
+  cache.set(file, text);
+  return text;
+}
+
+export async function renderPrompt(
+  name: string,
+  values: Record<string, string>,
+  dir?: string,
+): Promise<string> {
+  return fillTemplate(await loadTemplate(name, dir), values, name);
+}
