@@ -3,7 +3,7 @@
  *
  * suite.yml
  *   skill: ../vendored-skill   # skill folder, relative to suite.yml; a caller override wins
- *   models: [claude-sonnet-4-5]  # at least one, unless the caller passes models
+ *   models: [claude-sonnet-4-6]  # at least one, unless the caller passes models
  *   trials: 3                  # per probe and model (default 3)
  *   concurrency: 4             # trials in flight (default 4)
  *   runner: messages           # messages | claude-code (default messages)

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { priceTableSchema } from '../model/pricing.js';
 
 /** Used for every model role unless the config names another. */
-export const DEFAULT_MODEL = 'claude-sonnet-4-5';
+export const DEFAULT_MODEL = 'claude-sonnet-4-6';
 
 export const PRESET_NAMES = ['quick', 'standard', 'thorough'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
@@ -11,7 +11,7 @@ const modelId = z
   .string()
   .regex(/^\S+$/, 'expected a model id without spaces')
   .max(200)
-  .describe('A model id, e.g. claude-sonnet-4-5');
+  .describe('A model id, e.g. claude-sonnet-4-6');
 
 /** A GitHub login; bots may be written with or without their `[bot]` suffix. */
 const login = z

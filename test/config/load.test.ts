@@ -32,7 +32,7 @@ describe('parseConfig', () => {
         '  executor: claude-haiku-4-5',
         '  evaluator: claude-opus-4-5',
         '  optimizer: claude-opus-4-5',
-        '  bench: [claude-haiku-4-5, claude-sonnet-4-5]',
+        '  bench: [claude-haiku-4-5, claude-sonnet-4-6]',
         'runner: claude-code',
         'trials: 5',
         'concurrency: 2',
@@ -51,7 +51,7 @@ describe('parseConfig', () => {
     );
     expect(config).toMatchObject({
       labels: { run: 'optimize', autopilot: 'optimize-auto' },
-      models: { executor: 'claude-haiku-4-5', bench: ['claude-haiku-4-5', 'claude-sonnet-4-5'] },
+      models: { executor: 'claude-haiku-4-5', bench: ['claude-haiku-4-5', 'claude-sonnet-4-6'] },
       runner: 'claude-code',
       trials: 5,
       concurrency: 2,
@@ -71,15 +71,15 @@ describe('parseConfig', () => {
   it('defaults the bench models to the executor', () => {
     expect(parseConfig('models: { executor: claude-opus-4-5 }', FILE).models).toEqual({
       executor: 'claude-opus-4-5',
-      evaluator: 'claude-sonnet-4-5',
-      optimizer: 'claude-sonnet-4-5',
+      evaluator: 'claude-sonnet-4-6',
+      optimizer: 'claude-sonnet-4-6',
       bench: ['claude-opus-4-5'],
     });
   });
 
   it('points a wrong type at its value with file:line:col', () => {
     const error = errorOf(
-      ['trials: 3', 'models:', '  executor: x', '  bench: claude-sonnet-4-5'].join('\n'),
+      ['trials: 3', 'models:', '  executor: x', '  bench: claude-sonnet-4-6'].join('\n'),
     );
     expect(error.message).toBe(`${FILE}:4:10: models.bench: expected a list of model ids`);
     expect(error.file).toBe(`${FILE}:4:10`);

@@ -50,5 +50,9 @@ export default async function grade({ workspaceDir }) {
   const released = all.find((s) => s.heading.startsWith('## [1.2.0]'));
   if (released && !released.lines.some((l) => l.includes('#42'))) score += 0.2;
   else reasons.push('the released 1.2.0 section was edited');
-  return { pass: score === 1, score, reasons: reasons.length ? reasons : ['entry recorded under Unreleased › Fixed'] };
+  return {
+    pass: score === 1,
+    score,
+    reasons: reasons.length ? reasons : ['entry recorded under Unreleased › Fixed'],
+  };
 }

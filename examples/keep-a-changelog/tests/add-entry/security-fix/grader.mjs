@@ -44,6 +44,10 @@ export default async function grade({ workspaceDir }) {
   return {
     pass: false,
     score: elsewhere ? 0.5 : 0,
-    reasons: [elsewhere ? `recorded under ${elsewhere.type}, expected Security` : 'no bullet ending in (#57) about the path traversal'],
+    reasons: [
+      elsewhere
+        ? `recorded under ${elsewhere.type}, expected Security`
+        : 'no bullet ending in (#57) about the path traversal',
+    ],
   };
 }

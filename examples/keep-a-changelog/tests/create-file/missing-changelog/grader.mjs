@@ -40,8 +40,15 @@ export default async function grade({ workspaceDir }) {
   ];
   const unreleased = sections(text).find((s) => s.heading === '## [Unreleased]');
   const added = unreleased ? changeTypes(unreleased).find((t) => t.type === 'Added') : undefined;
-  checks.push([Boolean(added?.bullets.some((b) => /#12\)\s*$/.test(b) && /yaml/i.test(b))), 'Added bullet ending in (#12) about YAML']);
+  checks.push([
+    Boolean(added?.bullets.some((b) => /#12\)\s*$/.test(b) && /yaml/i.test(b))),
+    'Added bullet ending in (#12) about YAML',
+  ]);
   const missing = checks.filter(([ok]) => !ok).map(([, what]) => `missing: ${what}`);
   const score = (checks.length - missing.length) / checks.length;
-  return { pass: missing.length === 0, score, reasons: missing.length ? missing : ['changelog created with the entry'] };
+  return {
+    pass: missing.length === 0,
+    score,
+    reasons: missing.length ? missing : ['changelog created with the entry'],
+  };
 }

@@ -11,17 +11,6 @@ function sections(text) {
   return out;
 }
 
-/** Change-type subsections of one section: { type, bullets }. */
-function changeTypes(section) {
-  const out = [];
-  for (const line of section.lines) {
-    const m = /^### (\w+)/.exec(line);
-    if (m) out.push({ type: m[1], bullets: [] });
-    else if (line.startsWith('- ') && out.length > 0) out.at(-1).bullets.push(line);
-  }
-  return out;
-}
-
 async function readChangelog(workspaceDir) {
   try {
     return await readFile(join(workspaceDir, 'CHANGELOG.md'), 'utf8');
@@ -38,16 +27,35 @@ export function gradeRelease(text, { version, previous, date, entries }) {
   const all = sections(text);
   const checks = [];
   const idx = all.findIndex((s) => s.heading === `## [${version}] - ${date}`);
-  checks.push([idx === 1 && all[0]?.heading === '## [Unreleased]', `"## [${version}] - ${date}" right after ## [Unreleased]`]);
+  checks.push([
+    idx === 1 && all[0]?.heading === '## [Unreleased]',
+    `"## [${version}] - ${date}" right after ## [Unreleased]`,
+  ]);
   const unreleased = all[0];
-  checks.push([Boolean(unreleased) && !unreleased.lines.some((l) => l.startsWith('- ')), 'Unreleased left empty']);
+  checks.push([
+    Boolean(unreleased) && !unreleased.lines.some((l) => l.startsWith('- ')),
+    'Unreleased left empty',
+  ]);
   const release = all[idx];
-  checks.push([Boolean(release) && entries.every((e) => release.lines.some((l) => l.includes(e))), 'unreleased entries moved into the release']);
-  checks.push([text.includes(`[Unreleased]: ${REPO}/compare/v${version}...HEAD`), 'Unreleased compare link bumped']);
-  checks.push([text.includes(`[${version}]: ${REPO}/compare/v${previous}...v${version}`), `compare link for ${version}`]);
+  checks.push([
+    Boolean(release) && entries.every((e) => release.lines.some((l) => l.includes(e))),
+    'unreleased entries moved into the release',
+  ]);
+  checks.push([
+    text.includes(`[Unreleased]: ${REPO}/compare/v${version}...HEAD`),
+    'Unreleased compare link bumped',
+  ]);
+  checks.push([
+    text.includes(`[${version}]: ${REPO}/compare/v${previous}...v${version}`),
+    `compare link for ${version}`,
+  ]);
   const missing = checks.filter(([ok]) => !ok).map(([, what]) => `missing: ${what}`);
   const score = (checks.length - missing.length) / checks.length;
-  return { pass: missing.length === 0, score, reasons: missing.length ? missing : ['release cut correctly'] };
+  return {
+    pass: missing.length === 0,
+    score,
+    reasons: missing.length ? missing : ['release cut correctly'],
+  };
 }
 
 export default async function grade({ workspaceDir }) {
