@@ -193,7 +193,11 @@ export async function writeResults(file: string, records: readonly TrialRecord[]
 /** Reads results.jsonl (or a dir holding one); each line is validated, errors name `file:line`. */
 export async function readResults(dirOrFile: string): Promise<TrialRecord[]> {
   const file = await resultsFileOf(dirOrFile);
-  const text = await readFile(file, 'utf8');
+  return parseResults(await readFile(file, 'utf8'), file);
+}
+
+/** Parses results.jsonl text; `file` names it in errors (`file:line`). */
+export function parseResults(text: string, file: string): TrialRecord[] {
   const records: TrialRecord[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;

@@ -52,6 +52,12 @@ interface LocalRunContext {
 }
 
 /** The run store in a git worktree of the user's repository that only the tool uses. */
+/** Only HEAD or a full commit sha may name a revision (never an option or a range). */
+function checkRevision(at: string): string {
+  if (at === 'HEAD' || /^[0-9a-f]{40}$/.test(at)) return at;
+  throw new SkillOptimizerError(`not a commit sha: '${at}'`);
+}
+
 export class LocalRunStore implements RunStore {
   readonly slug: string;
   readonly runDir: string;
@@ -80,8 +86,13 @@ export class LocalRunStore implements RunStore {
   }
 
   /** What HEAD holds at a repository path (`git cat-file --batch`): its object type and bytes. */
-  private async lookup(repoPath: string): Promise<{ type: string; content: Buffer } | null> {
-    const result = await this.git(['cat-file', '--batch'], { input: `HEAD:${repoPath}\n` });
+  private async lookup(
+    repoPath: string,
+    at = 'HEAD',
+  ): Promise<{ type: string; content: Buffer } | null> {
+    const result = await this.git(['cat-file', '--batch'], {
+      input: `${checkRevision(at)}:${repoPath}\n`,
+    });
     const bytes = result.stdoutBytes;
     const newline = bytes.indexOf(10);
     const header = bytes.subarray(0, newline === -1 ? bytes.length : newline).toString('utf8');
@@ -90,19 +101,19 @@ export class LocalRunStore implements RunStore {
     return { type, content: bytes.subarray(newline + 1, newline + 1 + Number(size)) };
   }
 
-  async readBytes(path: string): Promise<Buffer | null> {
-    const found = await this.lookup(this.repoPath(path));
+  async readBytes(path: string, at?: string): Promise<Buffer | null> {
+    const found = await this.lookup(this.repoPath(path), at);
     return found?.type === 'blob' ? found.content : null;
   }
 
-  async read(path: string): Promise<string | null> {
-    return (await this.readBytes(path))?.toString('utf8') ?? null;
+  async read(path: string, at?: string): Promise<string | null> {
+    return (await this.readBytes(path, at))?.toString('utf8') ?? null;
   }
 
-  async list(dir: string): Promise<string[]> {
+  async list(dir: string, at = 'HEAD'): Promise<string[]> {
     const folder = this.repoPath(dir, true);
     const result = await this.git(
-      ['ls-tree', '-r', '-z', '--name-only', '--full-tree', 'HEAD', '--', folder],
+      ['ls-tree', '-r', '-z', '--name-only', '--full-tree', checkRevision(at), '--', folder],
       {},
     );
     const prefix = `${this.runDir}/`;

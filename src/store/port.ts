@@ -23,11 +23,14 @@ export interface RunStore {
   /** e.g. `skill-optimizer/keep-a-changelog`. */
   readonly branch: string;
 
-  /** The file's text at the branch head; null when there is no such file. */
-  read(path: string): Promise<string | null>;
-  readBytes(path: string): Promise<Buffer | null>;
+  /**
+   * The file's text at the branch head, or at an earlier commit `at` (a full sha from this
+   * branch's history); null when there is no such file.
+   */
+  read(path: string, at?: string): Promise<string | null>;
+  readBytes(path: string, at?: string): Promise<Buffer | null>;
   /** Every file under a folder, recursively, sorted, run-dir relative; [] for a missing folder. */
-  list(dir: string): Promise<string[]>;
+  list(dir: string, at?: string): Promise<string[]>;
   /** True for a file, or a folder holding at least one file. */
   exists(path: string): Promise<boolean>;
 

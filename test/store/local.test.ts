@@ -442,3 +442,28 @@ describe('LocalRunStore recovery and human commits', () => {
     );
   });
 });
+
+describe('reading an earlier commit', () => {
+  it('reads and lists files as they were at a given commit of the branch', async () => {
+    const repo = await makeRepo(sandbox.base);
+    const store = await openRun(repo);
+    const first = await store.commit('one', [
+      { path: 'improved-skill/SKILL.md', content: 'v1\n' },
+      { path: 'improved-skill/ref.md', content: 'ref\n' },
+    ]);
+    await store.commit('two', [
+      { path: 'improved-skill/SKILL.md', content: 'v2\n' },
+      { path: 'improved-skill/ref.md', delete: true },
+    ]);
+    expect(await store.read('improved-skill/SKILL.md')).toBe('v2\n');
+    expect(await store.read('improved-skill/SKILL.md', first)).toBe('v1\n');
+    expect(await store.list('improved-skill', first)).toEqual([
+      'improved-skill/SKILL.md',
+      'improved-skill/ref.md',
+    ]);
+    expect(await store.list('improved-skill')).toEqual(['improved-skill/SKILL.md']);
+    await expect(store.read('improved-skill/SKILL.md', '--all')).rejects.toThrow(
+      "not a commit sha: '--all'",
+    );
+  });
+});
