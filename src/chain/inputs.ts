@@ -1,0 +1,110 @@
+import type { z } from 'zod';
+import { parseFrontmatter, renderFrontmatter } from '../bench/frontmatter.js';
+import { InvalidFileError } from '../errors.js';
+import type { RunStore } from '../store/port.js';
+import { dataSection, sanitizeUntrusted } from '../text/sanitize.js';
+import { RUN_FILES } from './catalog.js';
+
+/** The skill as a role may see it: every text file, sanitized. */
+export interface SkillSnapshot {
+  /** Which copy: `vendored-skill` or `improved-skill`. */
+  copy: 'vendored-skill' | 'improved-skill';
+  files: Array<{ path: string; content: string }>;
+}
+
+const MAX_FILE_CHARS = 60_000;
+
+/** improved-skill/ once step 9 has created it, else vendored-skill/. */
+export async function currentSkillCopy(store: RunStore): Promise<SkillSnapshot['copy']> {
+  return (await store.exists(`${RUN_FILES.improved}/SKILL.md`))
+    ? 'improved-skill'
+    : 'vendored-skill';
+}
+
+export async function readSkill(
+  store: RunStore,
+  copy?: SkillSnapshot['copy'],
+): Promise<SkillSnapshot> {
+  const which = copy ?? (await currentSkillCopy(store));
+  const paths = await store.list(which);
+  const files: SkillSnapshot['files'] = [];
+  for (const full of paths) {
+    const bytes = await store.readBytes(full);
+    if (bytes === null || bytes.includes(0)) continue; // binary files are not shown to models
+    const text = bytes.toString('utf8');
+    files.push({
+      path: full.slice(which.length + 1),
+      content:
+        text.length > MAX_FILE_CHARS ? `${text.slice(0, MAX_FILE_CHARS)}\n[truncated]` : text,
+    });
+  }
+  files.sort((a, b) =>
+    a.path === 'SKILL.md' ? -1 : b.path === 'SKILL.md' ? 1 : a.path.localeCompare(b.path),
+  );
+  return { copy: which, files };
+}
+
+/** Every file of a skill as delimited, sanitized data sections. */
+export function skillSections(skill: SkillSnapshot, label = 'skill'): string {
+  return skill.files.map((f) => dataSection(`${label}/${f.path}`, f.content)).join('\n\n');
+}
+
+/** A list of human/operator directives as a data section ('none' when empty). */
+export function directivesSection(directives: readonly string[]): string {
+  if (directives.length === 0) return '(none)';
+  return dataSection('directives', directives.map((d, i) => `${i + 1}. ${d}`).join('\n'));
+}
+
+export function intentSection(intent: string): string {
+  return dataSection('intent', intent.trim() === '' ? '(no intent given)' : intent);
+}
+
+export async function readIntent(store: RunStore): Promise<string> {
+  return (await store.read(RUN_FILES.intent)) ?? '';
+}
+
+/** A report's validated frontmatter and body; null when the file does not exist. */
+export async function readReport<S extends z.ZodType>(
+  store: RunStore,
+  path: string,
+  schema: S,
+): Promise<{ data: z.output<S>; body: string } | null> {
+  const text = await store.read(path);
+  if (text === null) return null;
+  return parseFrontmatter(text, `${store.runDir}/${path}`, schema);
+}
+
+/** Like readReport, but a missing report is an error naming the step that writes it. */
+export async function requireReport<S extends z.ZodType>(
+  store: RunStore,
+  path: string,
+  schema: S,
+  producer: string,
+): Promise<{ data: z.output<S>; body: string }> {
+  const report = await readReport(store, path, schema);
+  if (report === null) {
+    throw new InvalidFileError(`${store.runDir}/${path}`, `missing; run step ${producer} first`);
+  }
+  return report;
+}
+
+/**
+ * A report file, validated before it is written. The footer names the work-branch commit the
+ * step derived it from, so a re-run always changes its output and clears its staleness.
+ */
+export function writeReport<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  data: z.input<S>,
+  body: string,
+  head: string,
+): { path: string; content: string } {
+  const valid = schema.parse(data) as Record<string, unknown>;
+  const footer = `\n\n---\n_Derived from work-branch commit ${head.slice(0, 12)}._\n`;
+  return { path, content: renderFrontmatter(valid, `${body.trim()}${footer}`) };
+}
+
+/** Untrusted free text from a model or a human, made safe to embed in markdown reports. */
+export function cleanText(text: string): string {
+  return sanitizeUntrusted(text).trim();
+}
