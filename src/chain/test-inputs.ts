@@ -1,0 +1,38 @@
+import type { RunStore } from '../store/port.js';
+import { dataSection } from '../text/sanitize.js';
+import { STEPS } from './catalog.js';
+import { requireReport } from './inputs.js';
+import { functionalityFrontmatter } from './reports.js';
+
+/** Inputs shared by the test roles (steps 3–5), read only through these functions. */
+
+/** `01-functionality.md` as written (validated first, so a broken report fails here, named). */
+export async function readFunctionalityReport(store: RunStore): Promise<string> {
+  await requireReport(store, STEPS.functionality.report, functionalityFrontmatter, 'functionality');
+  return (await store.read(STEPS.functionality.report)) ?? '';
+}
+
+export function functionalitySection(report: string): string {
+  return dataSection(STEPS.functionality.report, report);
+}
+
+const MAX_FILE_CHARS = 40_000;
+
+/** Text files of one folder, relative to it; binary files are named but not shown. */
+export async function readFolderTexts(
+  store: RunStore,
+  dir: string,
+): Promise<Array<{ path: string; content: string }>> {
+  const out: Array<{ path: string; content: string }> = [];
+  for (const full of await store.list(dir)) {
+    const bytes = await store.readBytes(full);
+    if (bytes === null) continue;
+    const text = bytes.includes(0) ? '[binary file, not shown]' : bytes.toString('utf8');
+    out.push({
+      path: full.slice(dir.length + 1),
+      content:
+        text.length > MAX_FILE_CHARS ? `${text.slice(0, MAX_FILE_CHARS)}\n[truncated]` : text,
+    });
+  }
+  return out;
+}
