@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseFrontmatter } from '../../src/bench/frontmatter.js';
+import { DiffDoesNotApplyError, extractDiff } from '../../src/chain/diff.js';
+import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
+import { StepRefusedError, type StepRun } from '../../src/chain/ports.js';
+import { proposalFrontmatter } from '../../src/chain/reports.js';
+import { type ChainState, initialState } from '../../src/chain/state.js';
+import {
+  gatherImproveInput,
+  type ImproveOutput,
+  ProposalRejectedError,
+  renderImprovePrompt,
+  runImprove,
+} from '../../src/chain/steps/improve.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import type { LocalRunStore } from '../../src/store/local.js';
+import { useGitSandbox } from '../store/git-fixture.js';
+import { expectOnly, HELDOUT_MARKERS, markerOf, seedRunDir } from './firewall-fixture.js';
+
+const sandbox = useGitSandbox();
+let store: LocalRunStore;
+
+const WOULD_NOT = [
+  'Naming the probe file in a special rule',
+  'Copying the expected entry text into the skill',
+];
+
+const analysis = (has: boolean) =>
+  has
+    ? [
+        '---',
+        'has_structural_weakness: true',
+        'weaknesses: [no-release-guidance]',
+        '---',
+        '',
+        `# Analysis\n\nReleases fail. ${markerOf('07-analysis.md')}`,
+        '',
+        '## Weakness `no-release-guidance`',
+        '',
+        '- **Pattern:** releases are cut without moving Unreleased entries',
+        '',
+        '**Would address it (general principle):** describe the release procedure',
+        '',
+        '**Would NOT address it (duct tape):**',
+        ...WOULD_NOT.map((i) => `- ${i}`),
+        '',
+      ].join('\n')
+    : '---\nhas_structural_weakness: false\nweaknesses: []\n---\n\nNothing structural.\n';
+
+const improvedMarker = markerOf('improved-skill/SKILL.md');
+const goodDiff = [
+  '--- a/SKILL.md',
+  '+++ b/SKILL.md',
+  '@@ -6,3 +6,5 @@',
+  ' # Body',
+  ' ',
+  ` Improved body ${improvedMarker}`,
+  '+',
+  '+When cutting a release, move every Unreleased entry under the new version heading.',
+  '',
+].join('\n');
+
+const answer: ImproveOutput = {
+  addresses_weaknesses: ['no-release-guidance'],
+  rationale: 'Releases need a procedure.\n```diff\nnot the diff\n```',
+  diff: goodDiff,
+  self_check: [
+    {
+      would_not_item: 'naming the probe file in a special rule.',
+      respected: true,
+      note: 'no file names',
+    },
+    { would_not_item: WOULD_NOT[1] ?? '', respected: true, note: 'no expected text' },
+  ],
+};
+
+function fakeModel(out: unknown) {
+  const calls: Array<{ role: Role; prompt: RolePrompt }> = [];
+  const model: ChainModel = {
+    async call(role, prompt, output) {
+      calls.push({ role, prompt });
+      return output.schema.parse(out);
+    },
+  };
+  return { model, calls };
+}
+
+function state(upstream: boolean | null): ChainState {
+  return {
+    ...initialState({
+      slug: 'keep-a-changelog',
+      skillPath: 'skills/keep-a-changelog',
+      sourceCommit: 'c'.repeat(40),
+      autopilot: true,
+    }),
+    upstream,
+  };
+}
+
+async function stepRun(model: ChainModel, upstream: boolean | null = false): Promise<StepRun> {
+  return {
+    deps: {
+      store,
+      model,
+      bench: {
+        run: () => Promise.reject(new Error('no bench in step 8')),
+        smoke: () => Promise.reject(new Error('no smoke in step 8')),
+      },
+      upstream: null,
+      config: defaultConfig(),
+      loop: { threshold: 80, maxIterations: 5, maxRevisions: 2 },
+      now: () => new Date('2026-01-01T00:00:00Z'),
+      log: () => undefined,
+    },
+    state: state(upstream),
+    directives: ['keep it short'],
+    intent: '',
+    head: await store.head(),
+  };
+}
+
+beforeAll(async () => {
+  ({ store } = await seedRunDir(sandbox.base));
+});
+beforeEach(async () => {
+  await store.commit('07', [{ path: '07-analysis.md', content: analysis(true) }], {
+    allowEmpty: true,
+  });
+});
+afterAll(async () => {
+  await store?.close();
+});
+
+describe('step 8 improve: context firewall', () => {
+  it('renders 07, 01, the current skill and the intent; 02 only when upstream-bound', async () => {
+    const common = [
+      '07-analysis.md',
+      '01-functionality.md',
+      'improved-skill/SKILL.md',
+      'improved-skill/reference/types.md',
+      'intent.md',
+    ];
+    for (const upstream of [false, true]) {
+      const input = await gatherImproveInput(store, { state: state(upstream), directives: [] });
+      const prompt = await renderImprovePrompt(input);
+      const text = `${prompt.shared}\n${prompt.task}`;
+      expectOnly(text, upstream ? [...common, '02-submissions.md'] : common, HELDOUT_MARKERS);
+      expect(text).not.toContain('VISIBLE_TRIAL');
+      for (const item of WOULD_NOT) expect(text).toContain(item);
+    }
+  });
+});
+
+describe('runImprove', () => {
+  it('writes 08 with the self-check table and the diff, leaving the rationale out of the diff', async () => {
+    const { model, calls } = fakeModel(answer);
+    const outcome = await runImprove(await stepRun(model));
+    expect(calls.map((c) => c.role)).toEqual(['optimizer']);
+    expect(calls[0]?.prompt.shared).toContain('keep it short');
+    expect(outcome.changes.map((c) => c.path)).toEqual(['08-improvement-proposal.md']);
+    const change = outcome.changes[0];
+    if (!change || !('content' in change)) throw new Error('expected a written file');
+    const report = parseFrontmatter(String(change.content), '08', proposalFrontmatter);
+    expect(report.data).toEqual({ addresses_weaknesses: ['no-release-guidance'] });
+    expect(report.body).toContain('Releases need a procedure.');
+    expect(report.body).toContain(
+      '| `no-release-guidance` | Copying the expected entry text into the skill | yes | no expected text |',
+    );
+    expect(extractDiff(report.body)).toBe(goodDiff);
+    expect(outcome.result).toBe('addresses no-release-guidance; 1 file(s), +2 −0 lines');
+  });
+
+  it('refuses when the analysis found no structural weakness', async () => {
+    await store.commit('07 none', [{ path: '07-analysis.md', content: analysis(false) }]);
+    const { model, calls } = fakeModel(answer);
+    await expect(runImprove(await stepRun(model))).rejects.toThrow(StepRefusedError);
+    await expect(runImprove(await stepRun(model))).rejects.toThrow(/no structural weakness/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      'an id the analysis does not list',
+      { ...answer, addresses_weaknesses: ['no-release-guidance', 'made-up'] },
+      /'made-up', which the analysis \(07\) does not list/,
+    ],
+    [
+      'a missing self-check item',
+      { ...answer, self_check: answer.self_check.slice(1) },
+      /leaves out these "would NOT" items: no-release-guidance: Naming the probe file/,
+    ],
+    [
+      'a self-check the proposal does not respect',
+      {
+        ...answer,
+        self_check: answer.self_check.map((c) => ({ ...c, respected: false, note: 'oops' })),
+      },
+      /would NOT address the weakness: .*\(oops\)/,
+    ],
+    [
+      'a diff that breaks the frontmatter',
+      {
+        ...answer,
+        diff: `--- a/SKILL.md\n+++ b/SKILL.md\n@@ -1,3 +1,2 @@\n ---\n-name: keep-a-changelog\n description: Keep a changelog. ${improvedMarker}\n`,
+      },
+      /breaks the skill: .*name/,
+    ],
+    [
+      'a diff that deletes SKILL.md',
+      {
+        ...answer,
+        diff: `--- a/reference/types.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-Improved reference ${markerOf('improved-skill/reference/types.md')}\n--- a/SKILL.md\n+++ /dev/null\n@@ -1,8 +0,0 @@\n----\n-name: keep-a-changelog\n-description: Keep a changelog. ${improvedMarker}\n----\n-\n-# Body\n-\n-Improved body ${improvedMarker}\n`,
+      },
+      /deletes SKILL\.md/,
+    ],
+  ])('rejects %s and writes nothing', async (_what, out, message) => {
+    const error = await runImprove(await stepRun(fakeModel(out).model)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProposalRejectedError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('rejects a diff that does not apply to the current skill', async () => {
+    const stale = { ...answer, diff: goodDiff.replace('Improved body', 'Vendored body') };
+    const error = await runImprove(await stepRun(fakeModel(stale).model)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DiffDoesNotApplyError);
+    expect((error as Error).message).toMatch(/SKILL\.md/);
+  });
+});
