@@ -1,6 +1,7 @@
 /** What the CLI adapters may touch of the process; tests pass their own. */
 export interface CliIO {
   env: NodeJS.ProcessEnv;
+  cwd: string;
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream;
 }

@@ -1,11 +1,12 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { startModelGateway } from '../bench/gateway.js';
 import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { createMessagesRunner } from '../bench/runners/messages.js';
 import { createSandbox, type Sandbox } from '../bench/sandbox/index.js';
 import type { Runner, RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
-import { createModelClient } from '../model/client.js';
+import { createModelClient, type ModelClient } from '../model/client.js';
 import { CostLedger } from '../model/ledger.js';
 import { costOf } from '../model/pricing.js';
 import { loadScript } from '../model/scripted/script.js';
@@ -14,6 +15,8 @@ import type { Usage } from '../model/usage.js';
 
 export interface ModelAccess {
   runner: Runner;
+  /** A client on the same API (key and base URL) for the chain's own subagent calls. */
+  newClient(ledger: CostLedger): ModelClient;
   sandbox: Sandbox;
   ledger: CostLedger;
   costOf: (model: string, usage: Usage) => number;
@@ -65,14 +68,28 @@ export async function openModelAccess(opts: {
     if (opts.runner === 'claude-code') {
       const gateway = await startModelGateway({ upstreamBaseURL: baseURL, upstreamApiKey: apiKey });
       closers.push(() => gateway.close());
-      runner = createClaudeCodeRunner({ gateway });
+      runner = createClaudeCodeRunner({
+        gateway,
+        ...(sandbox.level === 'bubblewrap' ? { bwrap: findOnPath('bwrap', opts.env) } : {}),
+      });
     } else {
       const client = createModelClient({ apiKey, baseURL, ledger });
       runner = createMessagesRunner({ model: client, sandbox });
     }
-    return { runner, sandbox, ledger, costOf: price, close };
+    const newClient = (chainLedger: CostLedger) =>
+      createModelClient({ apiKey, baseURL, ledger: chainLedger });
+    return { runner, newClient, sandbox, ledger, costOf: price, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** The absolute path of a program on PATH (the agent gets a minimal PATH of its own). */
+function findOnPath(program: string, env: NodeJS.ProcessEnv): string {
+  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    const candidate = join(dir, program);
+    if (dir !== '' && existsSync(candidate)) return candidate;
+  }
+  return program;
 }

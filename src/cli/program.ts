@@ -1,6 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SkillOptimizerError } from '../errors.js';
 import { benchCommand, compareCommand, mergeCommand } from './bench-command.js';
+import {
+  answerCommand,
+  pickCommand,
+  rerunCommand,
+  runCommand,
+  statusCommand,
+  stopCommand,
+} from './chain-command.js';
 import type { CliIO } from './io.js';
 
 function positiveInt(value: string): number {
@@ -18,10 +26,11 @@ function list(value: string): string[] {
   return items;
 }
 
-function buildProgram(io: CliIO): Command {
+function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   const program = new Command('skill-optimizer')
     .description('Benchmark and improve agent skills against test probes.')
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -40,6 +49,8 @@ function buildProgram(io: CliIO): Command {
     .option('--out <dir>', 'results root (a timestamped folder is made inside)', 'bench-results')
     .option('--sandbox <mode>', 'auto | bubblewrap | process', 'auto')
     .option('--scripted <script>', 'answer model calls from a local scripted server')
+    // `bench merge --out x`: an option after a subcommand is the subcommand's, not `bench`'s.
+    .enablePositionalOptions()
     .action(async (suite: string, opts) => {
       await benchCommand(suite, opts, io);
     });
@@ -62,15 +73,87 @@ function buildProgram(io: CliIO): Command {
       await compareCommand(before, after, io);
     });
 
+  const chainOptions = (cmd: Command) =>
+    cmd
+      .option('--skill <dir>', 'the skill whose run to act on (default: the only run)')
+      .option('--scripted <script>', 'answer model calls from a local scripted server')
+      .option('--sandbox <mode>', 'auto | bubblewrap | process', 'auto')
+      .option('--preset <name>', 'quick | standard | thorough (overrides the config)');
+
+  chainOptions(
+    program
+      .command('run')
+      .description('Start or resume the optimisation chain on a skill; stops at the next gate')
+      .argument('<skill-dir>', 'folder holding SKILL.md, inside a git repository')
+      .option('--intent <text>', 'what you want from this run (appended to intent.md)')
+      .option('--autopilot', 'answer every gate with its default')
+      .option('--yes', 'same as --autopilot'),
+  ).action(async (skillDir: string, opts) => {
+    exit(await runCommand(skillDir, { ...opts, autopilot: opts.autopilot || opts.yes }, io));
+  });
+
+  program
+    .command('status')
+    .description('Where the run stands: steps done or stale, the open gate, cost so far')
+    .option('--skill <dir>', 'the skill whose run to show (default: the only run)')
+    .action(async (opts) => {
+      exit(await statusCommand(opts, io));
+    });
+
+  chainOptions(
+    program.command('approve').description('Answer the open gate with its default option'),
+  ).action(async (opts) => {
+    exit(await answerCommand(null, opts, io));
+  });
+
+  chainOptions(
+    program
+      .command('answer')
+      .description('Answer the open gate with a named option')
+      .argument('<option>', 'one of the options the gate lists'),
+  ).action(async (option: string, opts) => {
+    exit(await answerCommand(option, opts, io));
+  });
+
+  chainOptions(
+    program
+      .command('pick')
+      .description('Pick functionalities to write probes for')
+      .argument('<selection...>', 'f1,f2 | all | top N'),
+  ).action(async (selection: string[], opts) => {
+    exit(await pickCommand(selection, opts, io));
+  });
+
+  chainOptions(
+    program
+      .command('rerun')
+      .description('Re-run a step, optionally with a directive for it')
+      .argument('<step>', 'step number or name, e.g. 3 or design-tests')
+      .option('--directive <text>', 'a requirement for this re-run'),
+  ).action(async (step: string, opts) => {
+    exit(await rerunCommand(step, opts.directive, opts, io));
+  });
+
+  program
+    .command('stop')
+    .description('Stop the run at this step boundary')
+    .option('--skill <dir>', 'the skill whose run to stop (default: the only run)')
+    .action(async (opts) => {
+      exit(await stopCommand({ ...opts, sandbox: 'auto' }, io));
+    });
+
   return program;
 }
 
 /** Runs the CLI and returns the exit code; errors a user can act on are printed plainly. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  const program = buildProgram(io);
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return code;
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode;

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { loadSkill } from '../bench/skill.js';
+import { SkillOptimizerError } from '../errors.js';
+import { type LocalRunStore, openLocalRun } from '../store/local.js';
+import type { FileChange } from '../store/port.js';
+import { readTree } from '../store/read-tree.js';
+import { isPathDirty, repoRoot, requireHeadCommit } from '../store/repo.js';
+import { operatorCommit, RUN_FILES } from './catalog.js';
+import type { SkillSource } from './ports.js';
+import { initialState, readState, stateChange } from './state.js';
+
+/** A run cannot start from what the user pointed at; the message says what to do instead. */
+export class StartRunError extends SkillOptimizerError {}
+
+export interface OpenRunOptions {
+  /** Any folder inside the repository (usually the current directory). */
+  cwd: string;
+  skillDir: string;
+  runRoot: string;
+  intent?: string;
+  autopilot: boolean;
+  actor: string;
+  now: () => Date;
+  onRecover?: (message: string) => void;
+}
+
+export interface OpenedRun {
+  store: LocalRunStore;
+  repoRoot: string;
+  /** The skill's folder relative to the repository root, `/`-separated. */
+  skillPath: string;
+  created: boolean;
+}
+
+/** `Keep a Changelog!` → `keep-a-changelog`. */
+export function runSlug(name: string): string {
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  if (slug === '')
+    throw new StartRunError(
+      `the skill name '${name}' has no letters or digits to name a run after`,
+    );
+  return slug;
+}
+
+/**
+ * Starts a run (vendoring the committed skill, intent.md and chain.yml in one commit) or resumes
+ * it, appending any new intent. Refuses a folder without SKILL.md, invalid frontmatter, a skill
+ * with uncommitted changes, and a second run of the same skill while one holds the lock.
+ */
+export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
+  const root = await repoRoot(opts.cwd);
+  const skillAbs = resolve(opts.cwd, opts.skillDir);
+  const rel = relative(root, skillAbs);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new StartRunError(`${opts.skillDir} is outside the git repository at ${root}`);
+  }
+  const skillPath = rel.split(sep).join('/') || '.';
+  if (!existsSync(join(skillAbs, 'SKILL.md'))) {
+    throw new StartRunError(
+      `${skillPath}: no SKILL.md in this folder; point at a skill folder (the one that holds SKILL.md)`,
+    );
+  }
+  const skill = await loadSkill(skillAbs);
+  if (await isPathDirty(root, skillPath)) {
+    throw new StartRunError(
+      `${skillPath} has uncommitted changes; commit or stash them first — a run optimises the committed skill`,
+    );
+  }
+  const sourceCommit = await requireHeadCommit(root);
+  const slug = runSlug(skill.name);
+  const store = await openLocalRun({
+    repoDir: root,
+    slug,
+    runRoot: opts.runRoot,
+    ...(opts.onRecover ? { onRecover: opts.onRecover } : {}),
+  });
+  try {
+    const state = await readState(store);
+    const at = opts.now().toISOString();
+    if (state === null) {
+      const fresh = initialState({ slug, skillPath, sourceCommit, autopilot: opts.autopilot });
+      const changes: FileChange[] = [
+        ...(await readTree(skillAbs, RUN_FILES.vendored)),
+        { path: RUN_FILES.intent, content: intentEntry('', opts.intent, opts.actor, at) },
+        stateChange(fresh),
+      ];
+      await store.commit(
+        operatorCommit(slug, '00 vendor', `${skillPath} at ${sourceCommit.slice(0, 12)}`),
+        changes,
+      );
+      return { store, repoRoot: root, skillPath, created: true };
+    }
+    const changes: FileChange[] = [];
+    if (opts.intent?.trim()) {
+      const current = (await store.read(RUN_FILES.intent)) ?? '';
+      changes.push({
+        path: RUN_FILES.intent,
+        content: intentEntry(current, opts.intent, opts.actor, at),
+      });
+    }
+    if (opts.autopilot && !state.autopilot)
+      changes.push(stateChange({ ...state, autopilot: true }));
+    if (changes.length > 0) {
+      await store.commit(operatorCommit(slug, 'intent', `updated by ${opts.actor}`), changes);
+    }
+    return { store, repoRoot: root, skillPath, created: false };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** intent.md is append-only: each entry says who asked for what, and when. */
+export function intentEntry(
+  current: string,
+  text: string | undefined,
+  actor: string,
+  at: string,
+): string {
+  const head =
+    current.trim() === ''
+      ? '# Intent\n\nWhat the people who started or steered this run asked for.\n'
+      : current.trimEnd();
+  const body = text?.trim()
+    ? text.trim()
+    : '(no intent given: optimise the skill for what it says it does)';
+  return `${head}\n\n## ${at} — ${actor}\n\n${body}\n`;
+}
+
+/** Reads skill folders from the user's repository (for re-vendoring a wrapper's target). */
+export function localSkillSource(root: string): SkillSource {
+  return {
+    async read(repoRelativePath, prefix) {
+      const abs = resolve(root, repoRelativePath);
+      if (!existsSync(join(abs, 'SKILL.md'))) {
+        throw new StartRunError(`${repoRelativePath}: no SKILL.md there, so it cannot be vendored`);
+      }
+      return readTree(abs, prefix);
+    },
+  };
+}

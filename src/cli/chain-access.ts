@@ -1,0 +1,84 @@
+import { smokeCheck } from '../bench/grader.js';
+import { runBench } from '../bench/run-bench.js';
+import { loadSuite } from '../bench/suite.js';
+import { createChainModel } from '../chain/model.js';
+import type { BenchPort, DriverDeps } from '../chain/ports.js';
+import { localSkillSource } from '../chain/start.js';
+import { createLocalUpstreamReader } from '../chain/upstream-local.js';
+import { resolveLoopSettings } from '../config/loop.js';
+import type { Config } from '../config/schema.js';
+import { CostLedger } from '../model/ledger.js';
+import type { LocalRunStore } from '../store/local.js';
+import type { CliIO } from './io.js';
+import { openModelAccess } from './model-access.js';
+
+export interface ChainAccess {
+  deps: DriverDeps;
+  close(): Promise<void>;
+}
+
+/** Builds the driver's ports for a local run: model, bench, upstream reader, skill source. */
+export async function openChainAccess(opts: {
+  io: CliIO;
+  store: LocalRunStore;
+  repoRoot: string;
+  config: Config;
+  scriptedPath: string | undefined;
+  sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  log: (line: string) => void;
+}): Promise<ChainAccess> {
+  const { config } = opts;
+  const access = await openModelAccess({
+    env: opts.io.env,
+    scriptedPath: opts.scriptedPath,
+    runner: config.runner,
+    sandboxMode: opts.sandboxMode,
+  });
+  const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });
+  const bench: BenchPort = {
+    async run(request) {
+      const suite = await loadSuite(request.suitePath, {
+        skillDir: request.skillDir,
+        models: config.models.bench,
+        trials: config.trials,
+        concurrency: config.concurrency,
+        runner: config.runner,
+      });
+      const result = await runBench(
+        {
+          suite,
+          baseline: request.baseline,
+          outRoot: request.outRoot,
+          keepWorkspaces: false,
+          ...(request.signal ? { signal: request.signal } : {}),
+        },
+        { runner: access.runner, sandbox: access.sandbox, costOf: access.costOf, log: opts.log },
+      );
+      return {
+        dir: result.dir,
+        records: result.records,
+        excluded: result.excluded,
+        isolation: access.sandbox.level,
+      };
+    },
+    smoke: (probe) => smokeCheck(access.sandbox, probe),
+  };
+  const deps: DriverDeps = {
+    store: opts.store,
+    model: createChainModel(access.newClient(ledger), config.models),
+    bench,
+    upstream: createLocalUpstreamReader({ baseDir: opts.repoRoot }),
+    source: localSkillSource(opts.repoRoot),
+    meter: {
+      spent() {
+        const { total } = ledger.summary();
+        return { usage: total.usage, cost_usd: total.cost_usd };
+      },
+    },
+    config,
+    loop: resolveLoopSettings(config),
+    now: () => new Date(),
+    log: opts.log,
+  };
+  return { deps, close: () => access.close() };
+}
