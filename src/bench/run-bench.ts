@@ -41,6 +41,8 @@ export interface BenchOptions {
   outRoot: string;
   /** Keep each trial's final workspace under `<results>/workspaces/` (default true). */
   keepWorkspaces?: boolean;
+  /** Per grader run, smoke checks included (default DEFAULT_GRADER_TIMEOUT_MS). */
+  graderTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -62,10 +64,11 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const log = deps.log ?? (() => {});
   const skill = await loadSkill(suite.skillDir);
   const started = now();
+  const graderOpts = opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs };
 
   const smoke = await mapBounded(suite.probes, suite.concurrency, async (probe) => ({
     probe,
-    report: await smokeCheck(deps.sandbox, probe),
+    report: await smokeCheck(deps.sandbox, probe, graderOpts),
   }));
   const excluded: ExcludedProbe[] = smoke
     .filter((s) => !s.report.ok)
@@ -90,6 +93,7 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
         scratch,
         keepDir: opts.keepWorkspaces === false ? null : join(dir, 'workspaces'),
         deps,
+        graderOpts,
         signal: opts.signal,
       });
       await writer.append(record);
@@ -136,6 +140,7 @@ interface TrialContext {
   /** Where final workspaces are kept, one folder per trial; null keeps none. */
   keepDir: string | null;
   deps: BenchDeps;
+  graderOpts: { timeoutMs?: number };
   signal: AbortSignal | undefined;
 }
 
@@ -193,12 +198,16 @@ async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Prom
     };
     if (out.error !== undefined)
       return record({ ...ran, status: 'error', error: `${label}: ${out.error}` });
-    const graded = await runGrader(deps.sandbox, {
-      graderPath: probe.graderPath,
-      workspaceDir,
-      transcript: out.transcript,
-      finalMessage: out.finalMessage,
-    });
+    const graded = await runGrader(
+      deps.sandbox,
+      {
+        graderPath: probe.graderPath,
+        workspaceDir,
+        transcript: out.transcript,
+        finalMessage: out.finalMessage,
+      },
+      ctx.graderOpts,
+    );
     if (!graded.ok) return record({ ...ran, status: 'error', error: `${label}: ${graded.error}` });
     return record({ ...ran, status: graded.result.pass ? 'pass' : 'fail', grader: graded.result });
   } catch (error) {

@@ -129,7 +129,7 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
         if (bytes > maxBytes) {
           return finish(
             'error',
-            `workspace grew to ${formatMb(bytes)}, over the ${formatMb(maxBytes)} limit for a trial`,
+            `workspace grew to ${formatSize(bytes)}, over the limit of ${formatSize(maxBytes)} for a trial`,
           );
         }
         const total =
@@ -179,6 +179,9 @@ function abortText(external: AbortSignal, timeoutS: number): string {
   return external.aborted ? 'trial cancelled' : `trial timed out after ${timeoutS} s`;
 }
 
-function formatMb(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+/** Exact bytes (a rounded size can read as under its own limit), plus MB when large. */
+function formatSize(bytes: number): string {
+  const exact = `${bytes.toLocaleString('en-US')} bytes`;
+  const mb = bytes / (1024 * 1024);
+  return mb >= 1 ? `${exact} (${mb.toFixed(1)} MB)` : exact;
 }

@@ -45,6 +45,9 @@ const toolInputs = {
 
 export type ToolName = keyof typeof toolInputs;
 
+/** A call a tool turns down (a folder to read, an ambiguous edit, an oversized write). */
+class ToolRefusal extends Error {}
+
 const descriptions: Record<ToolName, string> = {
   list_files: 'List files under a folder of the project (recursive).',
   read_file: 'Read a text file of the project.',
@@ -108,7 +111,7 @@ export async function executeTool(
   try {
     return { isError: false, content: await run(tool, parsed.data, ctx) };
   } catch (error) {
-    if (error instanceof PathEscapeError || isFsError(error)) {
+    if (error instanceof PathEscapeError || error instanceof ToolRefusal || isFsError(error)) {
       return { isError: true, content: error.message };
     }
     throw error;
@@ -140,7 +143,9 @@ async function run(
     case 'write_file': {
       const content = input.content as string;
       if (Buffer.byteLength(content) > TOOL_LIMITS.maxWriteBytes) {
-        return `Refused: content is larger than ${TOOL_LIMITS.maxWriteBytes} bytes.`;
+        throw new ToolRefusal(
+          `Refused: content is larger than ${TOOL_LIMITS.maxWriteBytes} bytes.`,
+        );
       }
       const file = await resolveInside(ws, input.path as string);
       await mkdir(dirname(file), { recursive: true });
@@ -153,11 +158,8 @@ async function run(
       const oldText = input.old_text as string;
       const count = text.split(oldText).length - 1;
       if (count !== 1) {
-        throw Object.assign(
-          new Error(
-            `old_text occurs ${count} times in ${input.path as string}; it must occur exactly once.`,
-          ),
-          { code: 'EEDIT' },
+        throw new ToolRefusal(
+          `old_text occurs ${count} times in ${input.path as string}; it must occur exactly once.`,
         );
       }
       await writeFile(
@@ -188,8 +190,7 @@ async function run(
 
 async function readCapped(file: string): Promise<string> {
   const info = await stat(file);
-  if (info.isDirectory())
-    throw Object.assign(new Error('That path is a folder.'), { code: 'EISDIR' });
+  if (info.isDirectory()) throw new ToolRefusal('That path is a folder.');
   const buf = await readFile(file);
   if (buf.length <= TOOL_LIMITS.maxReadBytes) return buf.toString('utf8');
   return `${buf.subarray(0, TOOL_LIMITS.maxReadBytes).toString('utf8')}\n[truncated: file has ${buf.length} bytes]`;
