@@ -142,10 +142,32 @@ function chainRules(): Rule[] {
             'Move Unreleased entries into a dated version section and keep the compare links right.',
         },
       ],
-      pr_submission_intent: false,
-      pr_submission_reason: 'The intent asks for a better skill in this repository only.',
+      pr_submission_intent: true,
+      pr_submission_reason:
+        "The intent asks for the improvement to be proposed back to the skill's repository.",
       likely_wrapper: false,
       wrapper_points_to: null,
+    }),
+  });
+  rules.push({
+    name: 'submissions',
+    when: { tool_offered: 'report_submission_conventions' },
+    reply: toolUse('report_submission_conventions', {
+      pr_target_path: 'skills/keep-a-changelog',
+      base_branch: 'main',
+      license: 'MIT',
+      requires_cla: false,
+      cla_evidence: 'CONTRIBUTING.md asks for a sign-off line only, no CLA.',
+      conventions: {
+        title: 'Imperative mood, prefixed with the skill name: "keep-a-changelog: ..."',
+        body: 'What changed for users of the skill and how it was checked.',
+        commits: 'One logical change per commit, signed off (Signed-off-by).',
+        frontmatter: 'name and description only; description says when to use the skill.',
+      },
+      rejection_patterns: [
+        'Changes that add examples tied to one project were asked to be generalised.',
+      ],
+      notes: ['Skills live under skills/<name>/ with SKILL.md at the top.'],
     }),
   });
   const byF = new Map<string, typeof PROBES>();

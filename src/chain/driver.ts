@@ -113,6 +113,15 @@ export async function advance(deps: DriverDeps, opts: DriverOptions): Promise<Dr
     const next = await decideNext(deps, state);
     if (next.kind === 'gate') {
       const gate = openGate(next.gate, next.step, deps.now());
+      if (state.autopilot || opts.autopilot) {
+        // Asked and answered in one commit: the decision still names the gate and 'autopilot'.
+        await answerGate(deps, gate.default, { ...opts, actor: 'autopilot' }, tracker, {
+          ...state,
+          status: 'gate',
+          open_gate: gate,
+        });
+        continue;
+      }
       await commitState(
         deps,
         { ...state, status: 'gate', open_gate: gate },
@@ -226,8 +235,9 @@ export async function answerGate(
   answer: string,
   opts: Pick<DriverOptions, 'actor' | 'resumeCommand' | 'onProgress'>,
   tracker: SpendTracker = spendTracker(deps),
+  current?: ChainState,
 ): Promise<ChainState> {
-  const state = await loadState(deps);
+  const state = current ?? (await loadState(deps));
   const gate = state.open_gate;
   if (gate === null) {
     throw new GateAnswerError(`no gate is open for '${state.slug}' (status: ${state.status})`, {

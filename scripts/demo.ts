@@ -1,0 +1,92 @@
+/**
+ * `npm run demo`: the whole chain, in autopilot, on the bundled example skill, against the
+ * scripted model, in a temporary git repository (or `--dir <path>`, kept afterwards).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runCli } from '../src/cli/program.js';
+
+const EXAMPLE = resolve(import.meta.dirname, '..', 'examples', 'keep-a-changelog');
+const SCRIPT = join(EXAMPLE, 'chain-script.yml');
+
+const { values } = parseArgs({ options: { dir: { type: 'string' } } });
+const dir = values.dir ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'skill-optimizer-demo-'));
+if (values.dir && existsSync(dir) && readdirSync(dir).length > 0) {
+  console.error(`error: ${dir} is not empty; pick a new folder for the demo repository`);
+  process.exit(1);
+}
+mkdirSync(join(dir, 'skills'), { recursive: true });
+mkdirSync(join(dir, '.github'), { recursive: true });
+cpSync(join(EXAMPLE, 'skill'), join(dir, 'skills', 'keep-a-changelog'), { recursive: true });
+writeFileSync(
+  join(dir, '.github', 'skill-optimizer.yml'),
+  [
+    '# Skill Optimizer settings for the demo repository',
+    'models:',
+    '  executor: claude-sonnet-4-6',
+    '  bench: [claude-sonnet-4-6]',
+    'trials: 3',
+    'concurrency: 4',
+    'preset: standard',
+    'upstream:',
+    '  submit: true',
+    '',
+  ].join('\n'),
+);
+writeFileSync(join(dir, 'LICENSE'), 'MIT License\n\nCopyright (c) 2026 Demo Maintainers\n');
+writeFileSync(
+  join(dir, 'CONTRIBUTING.md'),
+  '# Contributing\n\nOpen a pull request per skill change. Title: `<skill>: what changed`. Sign off your commits.\n',
+);
+const git = (...args: string[]) =>
+  execFileSync('git', args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+git('init', '--quiet', '--initial-branch=main');
+git('add', '-A');
+git(
+  '-c',
+  'user.name=Demo Maintainer',
+  '-c',
+  'user.email=demo@example.com',
+  'commit',
+  '--quiet',
+  '-m',
+  'Add the keep-a-changelog skill',
+);
+
+console.log(`demo repository: ${dir}\n`);
+const code = await runCli(
+  [
+    'run',
+    'skills/keep-a-changelog',
+    '--autopilot',
+    '--scripted',
+    SCRIPT,
+    '--intent',
+    'Make the skill reliable for release work, not just for adding entries, and propose the result upstream.',
+  ],
+  {
+    env: { ...process.env, ANTHROPIC_API_KEY: '' },
+    cwd: dir,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  },
+);
+if (code !== 0) process.exit(code);
+
+const branch = 'skill-optimizer/keep-a-changelog';
+const log = git('log', '--format=%s', `main..${branch}`).trim().split('\n').reverse();
+console.log(`\nwork branch ${branch} (${log.length} commits):`);
+for (const line of log) console.log(`  ${line}`);
+const report = git('show', `${branch}:.skill-optimizer/keep-a-changelog/report.md`);
+const rates = [...report.matchAll(/^\| \d+ \| `[a-z-]+` \| ([\d.]+)% \|/gm)].map((m) =>
+  Number(m[1]),
+);
+console.log(`\npass rate by bench: ${rates.map((r) => `${r}%`).join(' → ')}`);
+console.log(`report: git -C ${dir} show ${branch}:.skill-optimizer/keep-a-changelog/report.md`);
+if (rates.length < 2 || (rates.at(-1) as number) <= (rates[0] as number)) {
+  console.error('error: the pass rate did not rise from the first to the last bench');
+  process.exit(1);
+}
