@@ -26,3 +26,27 @@ export async function mapBounded<T, R>(
   if (failure !== null) throw (failure as { error: unknown }).error;
   return results;
 }
+
+/** A concurrency limit shared by calls made at different times: `limit(fn)` queues `fn`. */
+export function createLimiter(limit: number): <R>(work: () => Promise<R>) => Promise<R> {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  const next = () => {
+    if (active >= Math.max(1, limit)) return;
+    const start = queue.shift();
+    if (start) start();
+  };
+  return (work) =>
+    new Promise((resolve, reject) => {
+      queue.push(() => {
+        active++;
+        work()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
+      });
+      next();
+    });
+}

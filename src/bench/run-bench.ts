@@ -2,8 +2,8 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
-import { runGrader, smokeCheck } from './grader.js';
-import { mapBounded } from './pool.js';
+import { runGrader, type SmokeReport, smokeCheck } from './grader.js';
+import { createLimiter, mapBounded } from './pool.js';
 import { createResultsDir, ResultsWriter, writeMeta } from './results.js';
 import type { Sandbox } from './sandbox/index.js';
 import { copyWorkspace } from './sandbox/paths.js';
@@ -66,27 +66,31 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const started = now();
   const graderOpts = opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs };
 
-  const smoke = await mapBounded(suite.probes, suite.concurrency, async (probe) => ({
-    probe,
-    report: await smokeCheck(deps.sandbox, probe, graderOpts),
-  }));
-  const excluded: ExcludedProbe[] = smoke
-    .filter((s) => !s.report.ok)
-    .map((s) => ({ probe: s.probe.id, reasons: s.report.reasons }));
-  for (const e of excluded) log(`probe '${e.probe}' excluded: ${e.reasons.join('; ')}`);
-  const runnable = smoke.filter((s) => s.report.ok).map((s) => s.probe);
-  const byId = new Map(runnable.map((p) => [p.id, p]));
-
-  const planned = planTrials({ ...suite, probes: runnable }, { baseline: opts.baseline });
+  const planned = planTrials(suite, { baseline: opts.baseline });
   const keys = opts.shard ? selectShard(planned, opts.shard) : planned;
+  const byId = new Map(suite.probes.map((p) => [p.id, p]));
+
+  // Each probe's smoke check starts at once (bounded); its trials start as soon as it passes,
+  // so grading fixtures overlaps with model calls instead of delaying every trial.
+  const wanted = suite.probes.filter((p) => keys.some((k) => k.probe === p.id));
+  const limit = createLimiter(suite.concurrency);
+  const smokeReports = new Map(
+    wanted.map((probe) => [probe.id, limit(() => smokeCheck(deps.sandbox, probe, graderOpts))]),
+  );
+  const smokeOf = (probe: Probe) => smokeReports.get(probe.id) as Promise<SmokeReport>;
 
   const dir = await createResultsDir(opts.outRoot, started);
   const writer = new ResultsWriter(join(dir, 'results.jsonl'));
   const scratch = await mkdtemp(join(tmpdir(), 'skill-optimizer-trials-'));
   const records: TrialRecord[] = [];
+  let settled = 0;
   try {
     await mapBounded(keys, suite.concurrency, async (key) => {
       const probe = byId.get(key.probe) as Probe;
+      if (!(await smokeOf(probe)).ok) {
+        settled++;
+        return;
+      }
       const record = await runOneTrial(key, probe, {
         suite,
         skill,
@@ -98,12 +102,20 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
       });
       await writer.append(record);
       records.push(record);
-      deps.onProgress?.({ done: records.length, total: keys.length, last: record });
+      settled++;
+      deps.onProgress?.({ done: settled, total: keys.length, last: record });
     });
   } finally {
+    await Promise.allSettled(smokeReports.values());
     await writer.close();
     await rm(scratch, { recursive: true, force: true });
   }
+  const smoke = await Promise.all(smokeReports.values());
+  const excluded: ExcludedProbe[] = wanted
+    .map((probe, i) => ({ probe: probe.id, report: smoke[i] as SmokeReport }))
+    .filter((s) => !s.report.ok)
+    .map((s) => ({ probe: s.probe, reasons: s.report.reasons }));
+  for (const e of excluded) log(`probe '${e.probe}' excluded: ${e.reasons.join('; ')}`);
 
   records.sort(compareKeys);
   await writeMeta(dir, {

@@ -63,7 +63,19 @@ export interface ToolDefinition {
   input_schema: { type: 'object'; [key: string]: unknown };
 }
 
-export function toolDefinitions(withSkill: boolean): ToolDefinition[] {
+const definitionCache = new Map<boolean, readonly ToolDefinition[]>();
+
+/** The tool list offered to the agent; built once per variant (with or without the skill). */
+export function toolDefinitions(withSkill: boolean): readonly ToolDefinition[] {
+  let defs = definitionCache.get(withSkill);
+  if (defs === undefined) {
+    defs = buildToolDefinitions(withSkill);
+    definitionCache.set(withSkill, defs);
+  }
+  return defs;
+}
+
+function buildToolDefinitions(withSkill: boolean): ToolDefinition[] {
   const names = (Object.keys(toolInputs) as ToolName[]).filter(
     (n) => withSkill || n !== 'read_skill_file',
   );
