@@ -40,6 +40,7 @@ describe('step 5 validate-tests: context firewall', () => {
       text,
       [
         '01-functionality.md',
+        'intent.md',
         'vendored-skill/SKILL.md',
         'vendored-skill/reference/types.md',
         `${dir}/probe.yaml`,

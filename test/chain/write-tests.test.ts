@@ -43,6 +43,7 @@ describe('step 4 write-tests: context firewall', () => {
       text,
       [
         '01-functionality.md',
+        'intent.md',
         'vendored-skill/SKILL.md',
         'vendored-skill/reference/types.md',
         'tests/add-entry/spec.yaml',

@@ -10,6 +10,8 @@ import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,
   directivesSection,
+  intentSection,
+  readIntent,
   readSkill,
   type SkillSnapshot,
   skillSections,
@@ -41,6 +43,7 @@ export async function readSuiteProbes(store: RunStore): Promise<string[]> {
 /** Everything one validator may see: no field for other probes, specs or prior verdicts. */
 export interface ValidateProbeInput {
   functionality: string;
+  intent: string;
   skill: SkillSnapshot;
   directives: string[];
   probe: { id: string; files: Array<{ path: string; content: string }> };
@@ -53,10 +56,17 @@ export async function gatherValidateProbeInputs(
 ): Promise<ValidateProbeInput[]> {
   const functionality = await readFunctionalityReport(store);
   const skill = await readSkill(store, 'vendored-skill');
+  const intent = await readIntent(store);
   const inputs: ValidateProbeInput[] = [];
   for (const id of probeIds) {
     const files = await readFolderTexts(store, probeDir(id));
-    inputs.push({ functionality, skill, directives: [...directives], probe: { id, files } });
+    inputs.push({
+      functionality,
+      intent,
+      skill,
+      directives: [...directives],
+      probe: { id, files },
+    });
   }
   return inputs;
 }
@@ -64,6 +74,7 @@ export async function gatherValidateProbeInputs(
 export async function renderValidateProbePrompt(input: ValidateProbeInput): Promise<RolePrompt> {
   return renderRolePrompt('test-validator', {
     functionality: functionalitySection(input.functionality),
+    run_intent: intentSection(input.intent),
     skill: skillSections(input.skill),
     directives: directivesSection(input.directives),
     probe_id: input.probe.id,

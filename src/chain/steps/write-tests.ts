@@ -7,6 +7,8 @@ import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,
   directivesSection,
+  intentSection,
+  readIntent,
   readSkill,
   type SkillSnapshot,
   skillSections,
@@ -142,6 +144,7 @@ export function renderBuildPlan(plan: BuildPlan): string {
 /** Everything one writer may see: no field for other probes, graders or bench results. */
 export interface WriteProbeInput {
   functionality: string;
+  intent: string;
   skill: SkillSnapshot;
   spec: { functionality: string; responsibility: string };
   probe: { id: string; intent: string };
@@ -156,8 +159,10 @@ export async function gatherWriteProbeInputs(
   if (plan.write.length === 0) return [];
   const functionality = await readFunctionalityReport(store);
   const skill = await readSkill(store, 'vendored-skill');
+  const intent = await readIntent(store);
   return plan.write.map((p) => ({
     functionality,
+    intent,
     skill,
     spec: { functionality: p.functionality, responsibility: p.responsibility },
     probe: { id: p.probe, intent: p.intent },
@@ -169,6 +174,7 @@ export async function gatherWriteProbeInputs(
 export async function renderWriteProbePrompt(input: WriteProbeInput): Promise<RolePrompt> {
   return renderRolePrompt('test-writer', {
     functionality: functionalitySection(input.functionality),
+    run_intent: intentSection(input.intent),
     skill: skillSections(input.skill),
     general_directives: directivesSection(input.generalDirectives),
     functionality_id: input.spec.functionality,
