@@ -25,7 +25,12 @@ const totalTokens = (params: Params) => prefixTokens(params, Number.POSITIVE_INF
 
 function fakeClock(start = 1_000_000) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe('prompt caching simulation', () => {
