@@ -1,10 +1,22 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SkillOptimizerError } from '../errors.js';
 
-/** prompts/ at the package root, found from this file in src/ (tsx) or lib/ (built). */
-const PROMPTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
+/**
+ * prompts/ at the package root, found by walking up from this module: it runs from src/prompts
+ * (tsx), lib/cli (the built CLI) and dist/ (the bundled Action).
+ */
+const PROMPTS_DIR = findPromptsDir(dirname(fileURLToPath(import.meta.url)));
+
+function findPromptsDir(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'prompts');
+    if (existsSync(join(candidate, 'subagent-system.md'))) return candidate;
+    if (dirname(dir) === dir) return join(start, '..', '..', 'prompts');
+  }
+}
 
 export class PromptTemplateError extends SkillOptimizerError {}
 
