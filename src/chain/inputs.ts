@@ -3,7 +3,9 @@ import { parseFrontmatter, renderFrontmatter } from '../bench/frontmatter.js';
 import { InvalidFileError } from '../errors.js';
 import type { RunStore } from '../store/port.js';
 import { dataSection, sanitizeUntrusted } from '../text/sanitize.js';
-import { RUN_FILES } from './catalog.js';
+import { RUN_FILES, STEPS } from './catalog.js';
+import { functionalityFrontmatter, submissionsFrontmatter } from './reports.js';
+import type { ChainState } from './state.js';
 
 /** The skill as a role may see it: every text file, sanitized. */
 export interface SkillSnapshot {
@@ -107,4 +109,25 @@ export function writeReport<S extends z.ZodType>(
 /** Untrusted free text from a model or a human, made safe to embed in markdown reports. */
 export function cleanText(text: string): string {
   return sanitizeUntrusted(text).trim();
+}
+
+/** `01-functionality.md` as written (validated first, so a broken report fails here, named). */
+export async function readFunctionalityReport(store: RunStore): Promise<string> {
+  await requireReport(
+    store,
+    STEPS.functionality.report,
+    functionalityFrontmatter,
+    '1 (functionality)',
+  );
+  return (await store.read(STEPS.functionality.report)) ?? '';
+}
+
+/** `02-submissions.md` when the run is upstream-bound (validated), else null: others never see it. */
+export async function readSubmissionsIfUpstream(
+  store: RunStore,
+  state: Pick<ChainState, 'upstream'>,
+): Promise<string | null> {
+  if (state.upstream !== true) return null;
+  await requireReport(store, STEPS.submissions.report, submissionsFrontmatter, '2 (submissions)');
+  return store.read(STEPS.submissions.report);
 }

@@ -1,16 +1,10 @@
 import type { RunStore } from '../store/port.js';
 import { dataSection } from '../text/sanitize.js';
 import { STEPS } from './catalog.js';
-import { requireReport } from './inputs.js';
-import { functionalityFrontmatter } from './reports.js';
 
 /** Inputs shared by the test roles (steps 3–5), read only through these functions. */
 
-/** `01-functionality.md` as written (validated first, so a broken report fails here, named). */
-export async function readFunctionalityReport(store: RunStore): Promise<string> {
-  await requireReport(store, STEPS.functionality.report, functionalityFrontmatter, 'functionality');
-  return (await store.read(STEPS.functionality.report)) ?? '';
-}
+export { readFunctionalityReport } from './inputs.js';
 
 export function functionalitySection(report: string): string {
   return dataSection(STEPS.functionality.report, report);

@@ -10,8 +10,10 @@ import {
   cleanText,
   directivesSection,
   intentSection,
+  readFunctionalityReport,
   readIntent,
   readSkill,
+  readSubmissionsIfUpstream,
   requireReport,
   type SkillSnapshot,
   skillSections,
@@ -74,26 +76,11 @@ export async function gatherImproveInput(
       'step 8 has nothing to improve: the analysis (07) found no structural weakness',
     );
   }
-  const f = await requireReport(
-    store,
-    STEPS.functionality.report,
-    functionalityFrontmatter,
-    '1 (functionality)',
-  );
-  const submissions =
-    run.state.upstream === true
-      ? await requireReport(
-          store,
-          STEPS.submissions.report,
-          submissionsFrontmatter,
-          '2 (submissions)',
-        )
-      : null;
   return {
     analysis: renderFrontmatter(analysis.data, analysis.body),
     weaknesses: analysis.weaknesses,
-    functionality: renderFrontmatter(f.data, f.body),
-    submissions: submissions && renderFrontmatter(submissions.data, submissions.body),
+    functionality: await readFunctionalityReport(store),
+    submissions: await readSubmissionsIfUpstream(store, run.state),
     skill: await readSkill(store),
     intent: await readIntent(store),
     directives: run.directives,

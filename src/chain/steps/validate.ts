@@ -15,9 +15,11 @@ import {
   cleanText,
   directivesSection,
   intentSection,
+  readFunctionalityReport,
   readIntent,
   readReport,
   readSkill,
+  readSubmissionsIfUpstream,
   requireReport,
   type SkillSnapshot,
   skillSections,
@@ -106,21 +108,8 @@ async function collect(store: RunStore, run: Pick<StepRun, 'state' | 'directives
   const current = await readSkill(store);
   const before = await readSkillFiles(store, current.copy);
   const after = await applyUnifiedDiff(before, diff);
-  const f = await requireReport(
-    store,
-    STEPS.functionality.report,
-    functionalityFrontmatter,
-    '1 (functionality)',
-  );
-  const submissions =
-    run.state.upstream === true
-      ? await requireReport(
-          store,
-          STEPS.submissions.report,
-          submissionsFrontmatter,
-          '2 (submissions)',
-        )
-      : null;
+  const functionality = await readFunctionalityReport(store);
+  const submissions = await readSubmissionsIfUpstream(store, run.state);
   const input: ValidateInput = {
     before: current,
     after: {
@@ -134,8 +123,8 @@ async function collect(store: RunStore, run: Pick<StepRun, 'state' | 'directives
       })),
     },
     diff,
-    functionality: renderFrontmatter(f.data, f.body),
-    submissions: submissions && renderFrontmatter(submissions.data, submissions.body),
+    functionality,
+    submissions,
     intent: await readIntent(store),
     directives: run.directives,
   };
