@@ -1,0 +1,71 @@
+import { SkillOptimizerError } from '../errors.js';
+
+/**
+ * Work branches (`skill-optimizer/<pr>-<slug>`, CHAIN.md §2) and the validation of branch names
+ * read from webhook payloads, which are untrusted: a name is accepted only when git itself would
+ * accept it as a branch (`git check-ref-format --branch`) and it cannot be mistaken for an option,
+ * a revision expression or a full ref.
+ */
+
+export const WORK_BRANCH_PREFIX = 'skill-optimizer/';
+
+export class InvalidBranchNameError extends SkillOptimizerError {}
+
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const MAX_BRANCH_LENGTH = 255;
+// ASCII controls, DEL, space and the characters git gives a meaning in revisions.
+const FORBIDDEN = /[\0-\x20\x7F~^:?*[\\]/;
+
+/** Why `name` is not a safe branch name, or null when it is. */
+export function branchNameProblem(name: string): string | null {
+  if (name === '') return 'is empty';
+  if (name.length > MAX_BRANCH_LENGTH) return `is longer than ${MAX_BRANCH_LENGTH} characters`;
+  if (FORBIDDEN.test(name)) return 'contains a space, control character or one of ~ ^ : ? * [ \\';
+  if (/[^\x21-\x7E]/.test(name)) return 'contains characters outside printable ASCII';
+  if (name.startsWith('-')) return "starts with '-'";
+  if (name.startsWith('/') || name.endsWith('/')) return "starts or ends with '/'";
+  if (name.endsWith('.')) return "ends with '.'";
+  if (name.includes('..')) return "contains '..'";
+  if (name.includes('@{')) return "contains '@{'";
+  if (name === '@' || name === 'HEAD') return `is the reserved name '${name}'`;
+  if (name.startsWith('refs/')) return "starts with 'refs/' (a full ref, not a branch)";
+  for (const part of name.split('/')) {
+    if (part === '') return "contains '//'";
+    if (part.startsWith('.')) return "has a component starting with '.'";
+    if (part.endsWith('.lock')) return "has a component ending in '.lock'";
+  }
+  return null;
+}
+
+export function isValidBranchName(name: string): boolean {
+  return branchNameProblem(name) === null;
+}
+
+/** `name` unchanged when it is a safe branch name; otherwise an InvalidBranchNameError. */
+export function assertBranchName(name: string): string {
+  const problem = branchNameProblem(name);
+  if (problem !== null) {
+    throw new InvalidBranchNameError(`branch name ${JSON.stringify(name)} ${problem}`);
+  }
+  return name;
+}
+
+/** `skill-optimizer/<pr>-<slug>` for a skill PR and a run slug. */
+export function workBranchName(pr: number, slug: string): string {
+  if (!Number.isSafeInteger(pr) || pr < 1) {
+    throw new InvalidBranchNameError(`pull request number ${pr} is not a positive integer`);
+  }
+  if (!SLUG.test(slug)) {
+    throw new InvalidBranchNameError(`run slug '${slug}' is not kebab-case`);
+  }
+  return assertBranchName(`${WORK_BRANCH_PREFIX}${pr}-${slug}`);
+}
+
+/** The skill PR number and slug of a work branch; null for any other branch name. */
+export function parseWorkBranch(name: string): { pr: number; slug: string } | null {
+  if (!isValidBranchName(name) || !name.startsWith(WORK_BRANCH_PREFIX)) return null;
+  const match = /^([1-9]\d{0,9})-(.+)$/.exec(name.slice(WORK_BRANCH_PREFIX.length));
+  if (match === null) return null;
+  const [, pr = '', slug = ''] = match;
+  return SLUG.test(slug) ? { pr: Number(pr), slug } : null;
+}

@@ -1,0 +1,126 @@
+import { parseStepRef, STEPS, type StepId } from '../chain/catalog.js';
+import { type PickSelection, PickSelectionError, parsePickSelection } from '../chain/picks.js';
+import { sanitizeUntrusted } from '../text/sanitize.js';
+
+/**
+ * The `/optimize` comment commands of CHAIN.md §5. Only the first line that starts with
+ * `/optimize` counts (lines inside fenced code blocks and HTML comments do not). The comment is
+ * sanitised before it is read, so free text and directives carry no hidden comments, control or
+ * invisible characters.
+ *
+ * - `/optimize [free text]`: start or resume; the free text (rest of the line and the lines
+ *   after it) is the intent.
+ * - `/optimize autopilot|stop|status|approve`: the keyword decides; words after it are ignored.
+ * - `/optimize pick <f1,f2|all|top N>` and `/optimize rerun <step> [directive]`.
+ */
+
+export type ParsedCommand =
+  | { kind: 'start'; text: string }
+  | { kind: 'autopilot' }
+  | { kind: 'stop' }
+  | { kind: 'status' }
+  | { kind: 'pick'; selection: PickSelection }
+  | { kind: 'rerun'; step: StepId; directive: string | null }
+  | { kind: 'approve' };
+
+/** A `/optimize` command whose arguments cannot be read; `reason` is fit to show the user. */
+export interface InvalidCommand {
+  kind: 'invalid';
+  reason: string;
+}
+
+export const COMMAND_PREFIX = '/optimize';
+
+/** Free text and directives longer than this are cut (workflow inputs are small). */
+export const MAX_COMMAND_TEXT = 4000;
+
+const KEYWORDS = new Set(['autopilot', 'stop', 'status', 'approve']);
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+
+/** The text from the first `/optimize` line to the end, with the prefix removed; null if none. */
+function commandText(body: string): string | null {
+  const lines = sanitizeUntrusted(body).split('\n');
+  let fence: string | null = null;
+  for (const [index, line] of lines.entries()) {
+    const fenceMark = FENCE.exec(line)?.[1];
+    if (fenceMark !== undefined) {
+      if (fence === null) fence = fenceMark;
+      else if (fenceMark[0] === fence[0] && fenceMark.length >= fence.length) fence = null;
+      continue;
+    }
+    if (fence !== null) continue;
+    const trimmed = line.trimStart();
+    if (!trimmed.toLowerCase().startsWith(COMMAND_PREFIX)) continue;
+    const rest = trimmed.slice(COMMAND_PREFIX.length);
+    if (rest !== '' && !/^\s/.test(rest)) continue; // `/optimizer`, `/optimize!`
+    return [rest, ...lines.slice(index + 1)].join('\n');
+  }
+  return null;
+}
+
+function clip(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.length <= MAX_COMMAND_TEXT
+    ? trimmed
+    : trimmed.slice(0, MAX_COMMAND_TEXT).trimEnd();
+}
+
+/** The command in a comment body, an `invalid` one with the reason, or null when there is none. */
+export function parseOptimizeCommand(body: string): ParsedCommand | InvalidCommand | null {
+  const text = commandText(body);
+  if (text === null) return null;
+  const firstLine = text.split('\n', 1)[0]?.trim() ?? '';
+  const [word = '', ...args] = firstLine.split(/\s+/);
+  const keyword = word.toLowerCase();
+  if (KEYWORDS.has(keyword)) return { kind: keyword } as ParsedCommand;
+  if (keyword === 'pick') return parsePick(args.join(' '));
+  if (keyword === 'rerun') return parseRerun(text.trimStart().slice(word.length));
+  return { kind: 'start', text: clip(text) };
+}
+
+function parsePick(args: string): ParsedCommand | InvalidCommand {
+  try {
+    return { kind: 'pick', selection: parsePickSelection(args) };
+  } catch (error) {
+    if (error instanceof PickSelectionError) return { kind: 'invalid', reason: error.message };
+    throw error;
+  }
+}
+
+function parseRerun(rest: string): ParsedCommand | InvalidCommand {
+  const trimmed = rest.trimStart();
+  const ref = /^\S*/.exec(trimmed)?.[0] ?? '';
+  const step = ref === '' ? null : parseStepRef(ref);
+  if (step === null) {
+    const steps = Object.values(STEPS)
+      .map((s) => `${s.number} ${s.id}`)
+      .join(', ');
+    return {
+      kind: 'invalid',
+      reason: `${ref === '' ? 'rerun needs a step' : `'${ref}' is not a step`}: expected \`/optimize rerun <step> [directive]\` with a step number or name (${steps})`,
+    };
+  }
+  const directive = clip(trimmed.slice(ref.length));
+  return { kind: 'rerun', step, directive: directive === '' ? null : directive };
+}
+
+function formatSelection(selection: PickSelection): string {
+  if ('all' in selection) return 'all';
+  if ('top' in selection) return `top ${selection.top}`;
+  return selection.ids.join(',');
+}
+
+/** The canonical comment line(s) for a command; `parseOptimizeCommand` reads it back unchanged. */
+export function formatCommand(command: ParsedCommand): string {
+  switch (command.kind) {
+    case 'start':
+      // On its own line, so text that begins with a keyword (`stop …`) stays free text.
+      return command.text === '' ? COMMAND_PREFIX : `${COMMAND_PREFIX}\n${command.text}`;
+    case 'pick':
+      return `${COMMAND_PREFIX} pick ${formatSelection(command.selection)}`;
+    case 'rerun':
+      return `${COMMAND_PREFIX} rerun ${command.step}${command.directive === null ? '' : ` ${command.directive}`}`;
+    default:
+      return `${COMMAND_PREFIX} ${command.kind}`;
+  }
+}

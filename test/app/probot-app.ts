@@ -1,0 +1,42 @@
+import { generateKeyPairSync } from 'node:crypto';
+import nock from 'nock';
+import { Probot, ProbotOctokit } from 'probot';
+import { skillOptimizerApp } from '../../src/app/register.js';
+import { RecentEvents } from '../../src/routing/dedupe.js';
+import { SELF } from '../routing/webhook-examples.js';
+
+/** A probot instance running the App with a test key, a token (no installation exchange) and no retries. */
+
+const { privateKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+
+export const TestOctokit = ProbotOctokit.defaults({
+  retry: { enabled: false },
+  throttle: { enabled: false },
+});
+
+export function testProbot(secret?: string): Probot {
+  return new Probot({
+    appId: 1,
+    privateKey,
+    githubToken: 'test',
+    Octokit: TestOctokit,
+    logLevel: 'fatal',
+    ...(secret === undefined ? {} : { secret }),
+  });
+}
+
+export async function appUnderTest(recent = new RecentEvents()): Promise<Probot> {
+  const probot = testProbot();
+  await probot.load(skillOptimizerApp({ selfLogin: SELF, recent }));
+  return probot;
+}
+
+export const REPO = '/repos/Codertocat/Hello-World';
+
+export function github(): nock.Scope {
+  return nock('https://api.github.com');
+}
