@@ -230,9 +230,13 @@ describe('model gateway', () => {
 
   it('refuses further requests once the token budget is spent and records it', async () => {
     const trial = gateway.openTrial('t1', { maxTotalTokens: 200 });
-    expect((await post(trial.apiKey, { model: 'claude-test' })).status).toBe(200); // 163 tokens
+    const first = await post(trial.apiKey, { model: 'claude-test' }); // 163 tokens
+    expect(first.status).toBe(200);
+    await first.text();
     expect(trial.budgetExhausted()).toBe(false);
-    expect((await post(trial.apiKey, { model: 'claude-test' })).status).toBe(200); // 326 tokens
+    const second = await post(trial.apiKey, { model: 'claude-test' }); // 326 tokens
+    expect(second.status).toBe(200);
+    await second.text();
     const refused = await post(trial.apiKey, { model: 'claude-test' });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toEqual({
@@ -248,8 +252,14 @@ describe('model gateway', () => {
 
   it('refuses further requests once the cost budget is spent', async () => {
     const trial = gateway.openTrial('t1', { budgetUsd: 0.15 });
-    expect((await post(trial.apiKey, { model: 'claude-test', stream: true })).status).toBe(200); // $0.141
-    expect((await post(trial.apiKey, { model: 'claude-test', stream: true })).status).toBe(200); // $0.282
+    // Each stream is read to its end before the next request, as an agent does: usage is
+    // metered from the stream's last events.
+    const first = await post(trial.apiKey, { model: 'claude-test', stream: true }); // $0.141
+    expect(first.status).toBe(200);
+    await first.text();
+    const second = await post(trial.apiKey, { model: 'claude-test', stream: true }); // $0.282
+    expect(second.status).toBe(200);
+    await second.text();
     expect((await post(trial.apiKey, { model: 'claude-test' })).status).toBe(400);
     expect(trial.budgetExhausted()).toBe(true);
   });

@@ -166,9 +166,13 @@ function bubblewrapSpawner(
 ): (o: SpawnOptions) => SpawnedProcess {
   return (o) => {
     const binds = writable.flatMap((dir) => ['--bind', dir, dir]);
+    // The private /tmp would hide an agent binary installed under /tmp (e.g. a checkout there).
+    const program = path.isAbsolute(o.command) ? [path.dirname(o.command)] : [];
+    const visible = program.flatMap((dir) => ['--ro-bind', dir, dir]);
     const args = [
       ...['--die-with-parent', '--new-session', '--unshare-pid', '--unshare-ipc', '--unshare-uts'],
       ...['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'],
+      ...visible,
       ...binds,
       ...(o.cwd === undefined ? [] : ['--chdir', o.cwd]),
       '--',
