@@ -55,7 +55,7 @@ const INHERITED_GIT_LOCATORS = [
 
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
-function gitEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+export function gitEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of INHERITED_GIT_LOCATORS) delete env[name];
   env.GIT_TERMINAL_PROMPT = '0';

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkillOptimizerError } from '../errors.js';
 import { applyChanges, type RepoChange } from './apply-changes.js';
+import { ObjectReader } from './cat-file.js';
 import { CommitFailedError, DirtyRunDirError, NothingToCommitError } from './errors.js';
 import { type GitOptions, type GitResult, runGit } from './git.js';
 import { acquireRunLock, type RunLock } from './lock.js';
@@ -64,6 +65,7 @@ export class LocalRunStore implements RunStore {
   readonly branch: string;
   readonly worktreeDir: string;
   private readonly ctx: LocalRunContext;
+  private readonly objects: ObjectReader;
   private closed = false;
 
   constructor(ctx: LocalRunContext) {
@@ -72,6 +74,7 @@ export class LocalRunStore implements RunStore {
     this.runDir = ctx.runDir;
     this.branch = ctx.branch;
     this.worktreeDir = ctx.worktreeDir;
+    this.objects = new ObjectReader(ctx.worktreeDir);
   }
 
   private git(args: readonly string[], opts: Omit<GitOptions, 'cwd'> = {}): Promise<GitResult> {
@@ -85,20 +88,12 @@ export class LocalRunStore implements RunStore {
     return inRunDir(this.runDir, normalizeRelativePath(path, this.runDir, { allowBase }));
   }
 
-  /** What HEAD holds at a repository path (`git cat-file --batch`): its object type and bytes. */
-  private async lookup(
-    repoPath: string,
-    at = 'HEAD',
-  ): Promise<{ type: string; content: Buffer } | null> {
-    const result = await this.git(['cat-file', '--batch'], {
-      input: `${checkRevision(at)}:${repoPath}\n`,
-    });
-    const bytes = result.stdoutBytes;
-    const newline = bytes.indexOf(10);
-    const header = bytes.subarray(0, newline === -1 ? bytes.length : newline).toString('utf8');
-    const [, type, size] = header.split(' ');
-    if (header.endsWith(' missing') || type === undefined || size === undefined) return null;
-    return { type, content: bytes.subarray(newline + 1, newline + 1 + Number(size)) };
+  /** What HEAD (or `at`) holds at a repository path: its object type and bytes. */
+  private lookup(repoPath: string, at = 'HEAD'): Promise<{ type: string; content: Buffer } | null> {
+    if (this.closed) {
+      return Promise.reject(new SkillOptimizerError(`the run store of '${this.slug}' is closed`));
+    }
+    return this.objects.read(checkRevision(at), repoPath);
   }
 
   async readBytes(path: string, at?: string): Promise<Buffer | null> {
@@ -315,6 +310,7 @@ export class LocalRunStore implements RunStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.objects.close();
     await this.ctx.lock.release();
   }
 }
