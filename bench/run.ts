@@ -1,6 +1,8 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cacheBenchmark } from './cache-share.js';
+import { chainDemoBenchmark } from './chain-demo.js';
+import { chainParallelBenchmark } from './chain-parallel.js';
 import { concurrencyBenchmark } from './concurrency.js';
 import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from './report.js';
 import { memoryBenchmark } from './rss.js';
@@ -17,6 +19,8 @@ const BENCHMARKS: Benchmark[] = [
   memoryBenchmark,
   sandboxBenchmark,
   cacheBenchmark,
+  chainParallelBenchmark,
+  chainDemoBenchmark,
 ];
 
 const RESULTS_PATH = join(import.meta.dirname, 'results', 'latest.json');
