@@ -262,6 +262,17 @@ export async function answerGate(
   return loadState(deps);
 }
 
+/** Ends a run that has not ended yet at this step boundary (a human's `stop`), report written. */
+export async function stopRun(
+  deps: DriverDeps,
+  reason: string,
+  opts: Pick<DriverOptions, 'onProgress'>,
+): Promise<ChainState> {
+  const state = await loadState(deps);
+  await finish(deps, state, { status: 'stopped', reason }, spendTracker(deps), opts);
+  return loadState(deps);
+}
+
 /** Replaces vendored-skill/ with the folder the wrapper points to. */
 async function revendorChanges(deps: DriverDeps, state: ChainState): Promise<FileChange[]> {
   const f01 = await readReport(deps.store, STEPS.functionality.report, functionalityFrontmatter);

@@ -19,6 +19,12 @@ export type NextAction =
   | { kind: 'gate'; step: StepId; gate: GateSpec }
   | { kind: 'finish'; status: 'done' | 'stopped'; reason: string };
 
+const TESTS_REJECTED_TWICE: NextAction = {
+  kind: 'finish',
+  status: 'stopped',
+  reason: 'the test validator rejected probes in two rounds in a row; the probes need a human look',
+};
+
 /** The direct inputs of each step, for staleness (CHAIN.md §3). */
 export const STEP_INPUTS: Readonly<Record<StepId, readonly string[]>> = {
   functionality: [RUN_FILES.vendored, RUN_FILES.intent],
@@ -81,6 +87,8 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
     };
   }
 
+  // Rejections come back to step 4 as directives, so this is checked before the build plan.
+  if (state.rejected_rounds >= 2) return TESTS_REJECTED_TWICE;
   const plan = await buildPlan(store, state.directives['write-tests'] ?? []);
   if (plan.write.length > 0 || !(await store.exists(RUN_FILES.suite))) {
     if (state.build_plan_approved !== planKey(plan)) {
@@ -100,14 +108,7 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
   if (why05) return step('validate-tests', why05);
   const v05 = await readReport(store, STEPS['validate-tests'].report, testsVerdictFrontmatter);
   if (v05 && !v05.data.all_probes_approved) {
-    if (state.rejected_rounds >= 2) {
-      return {
-        kind: 'finish',
-        status: 'stopped',
-        reason:
-          'the test validator rejected probes in two rounds in a row; the probes need a human look',
-      };
-    }
+    if (state.rejected_rounds >= 2) return TESTS_REJECTED_TWICE;
     return step('write-tests', 'rejected probes to rewrite');
   }
 
@@ -115,7 +116,11 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
   if (why06) return step('bench', why06);
   const b06 = await readReport(store, STEPS.bench.report, benchFrontmatter);
   if (b06 === null) return step('bench', 'not run yet');
-  const stop = loopLimit(deps, state, b06.data);
+  // A directive for the improvement loop is a human asking for another round: no limit ends it.
+  const steered = (['analyze', 'improve', 'validate'] as const).some(
+    (id) => (state.directives[id] ?? []).length > 0,
+  );
+  const stop = steered ? null : loopLimit(deps, state, b06.data);
   if (stop) return stop;
 
   const why07 = await needs('analyze');
@@ -172,15 +177,22 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
   };
 }
 
-/** Threshold, iterations, convergence and the all-pass gate, checked after each bench. */
+/**
+ * Threshold, iterations, convergence and the all-pass gate, checked after each bench. A bench whose
+ * improvement was not accepted measured a skill that was then discarded: its rate and all-pass say
+ * nothing about the skill kept, so only the kept skill's rate counts.
+ */
 function loopLimit(
   deps: ChainDeps,
   state: ChainState,
-  bench: { all_pass: boolean; pass_rate: number | null },
+  bench: { all_pass: boolean; pass_rate: number | null; accepted: boolean | null },
 ): NextAction | null {
   const { threshold, maxIterations } = deps.loop;
-  if (bench.all_pass) return { kind: 'gate', step: 'bench', gate: gateSpecs.allPass() };
-  const rate = bench.pass_rate ?? 0;
+  const discarded = bench.accepted === false;
+  if (bench.all_pass && !discarded) {
+    return { kind: 'gate', step: 'bench', gate: gateSpecs.allPass() };
+  }
+  const rate = discarded ? (keptRates(state.benches).at(-1) ?? 0) : (bench.pass_rate ?? 0);
   if (rate >= threshold) {
     return {
       kind: 'finish',
@@ -206,9 +218,24 @@ function loopLimit(
   return null;
 }
 
-/** No more than 2 points of gain across the last 3 benches (CHAIN.md §5). */
+/**
+ * The pass rate of the skill kept after each bench: a bench whose improvement was not accepted
+ * restored the previous skill, so the previous kept rate stands.
+ */
+export function keptRates(benches: ChainState['benches']): number[] {
+  const rates: number[] = [];
+  for (const bench of benches) {
+    const previous = rates.at(-1);
+    rates.push(
+      bench.accepted === false && previous !== undefined ? previous : (bench.pass_rate ?? 0),
+    );
+  }
+  return rates;
+}
+
+/** No more than 2 points of gain across the last 3 benches of the kept skill (CHAIN.md §5). */
 export function converged(state: ChainState): boolean {
-  const last = state.benches.slice(-3).map((b) => b.pass_rate ?? 0);
+  const last = keptRates(state.benches).slice(-3);
   if (last.length < 3) return false;
   return Math.max(...last) - (last[0] as number) <= 2;
 }

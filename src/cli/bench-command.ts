@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { openModelAccess } from '../access/model-access.js';
 import { compareResults } from '../bench/compare.js';
 import {
   createResultsDir,
@@ -10,13 +11,13 @@ import {
   writeResults,
 } from '../bench/results.js';
 import { runBench } from '../bench/run-bench.js';
+import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { parseShard } from '../bench/shard.js';
 import { loadSuite } from '../bench/suite.js';
 import { renderComparison, renderSummary } from '../bench/summary.js';
 import type { RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
 import { type CliIO, progressBar, progressPrinter } from './io.js';
-import { openModelAccess } from './model-access.js';
 
 export interface BenchCliOptions {
   runner?: string;
@@ -61,6 +62,7 @@ export async function benchCommand(
     scriptedPath: opts.scripted,
     runner: suite.runner,
     sandboxMode: opts.sandbox as (typeof SANDBOX_MODES)[number],
+    claudeCode: createClaudeCodeRunner,
   });
   const progress = progressPrinter(io);
   try {

@@ -1,18 +1,22 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { openChainAccess } from '../access/chain-access.js';
+import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { operatorCommit, parseStepRef, STEP_IDS, STEPS } from '../chain/catalog.js';
-import { advance, answerGate, type DriverResult, loadState } from '../chain/driver.js';
+import { advance, answerGate, type DriverResult, loadState, stopRun } from '../chain/driver.js';
 import { STEP_INPUTS } from '../chain/next.js';
 import { applyPicks, parsePickSelection } from '../chain/picks.js';
-import { openRun, runSlug } from '../chain/start.js';
+import type { DriverDeps } from '../chain/ports.js';
+import { localSkillSource, openRun, runSlug } from '../chain/start.js';
 import { type ChainState, stateChange } from '../chain/state.js';
 import { loadConfig } from '../config/load.js';
+import { resolveLoopSettings } from '../config/loop.js';
 import { type Config, PRESET_NAMES, type PresetName } from '../config/schema.js';
-import { SkillOptimizerError } from '../errors.js';
+import { ModelUnavailableError, SkillOptimizerError } from '../errors.js';
+import { zeroUsage } from '../model/usage.js';
 import { runGit } from '../store/git.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import { repoRoot } from '../store/repo.js';
-import { openChainAccess } from './chain-access.js';
 import type { CliIO } from './io.js';
 
 export interface ChainCliOptions {
@@ -112,7 +116,7 @@ export async function answerCommand(
       );
     }
     const chosen = answer ?? state.open_gate.default;
-    const access = await openChainAccess(accessOptions(io, store, root, config, opts));
+    const access = await openAccessIfPossible(io, store, root, config, opts);
     try {
       await answerGate(access.deps, chosen, {
         actor,
@@ -215,22 +219,61 @@ export async function rerunCommand(
 
 /** `stop`: end the run at this step boundary, with the report written. */
 export async function stopCommand(opts: ChainCliOptions, io: CliIO): Promise<number> {
-  return withRun(opts, io, async ({ store, actor }) => {
+  return withRun(opts, io, async ({ store, root, config, actor }) => {
     const state = await loadState({ store });
     if (state.status === 'done' || state.status === 'stopped') {
       io.stdout.write(`run '${state.slug}' has already ended (${state.status})\n`);
       return 0;
     }
-    const next: ChainState = {
-      ...state,
-      status: 'stopped',
-      stop_reason: `stopped by ${actor}`,
-      open_gate: null,
-    };
-    await store.commit(operatorCommit(state.slug, 'stop', `by ${actor}`), [stateChange(next)]);
-    io.stdout.write(`stopped run '${state.slug}'\n`);
+    const access = await openAccessIfPossible(io, store, root, config, opts);
+    try {
+      await stopRun(access.deps, `stopped by ${actor}`, {});
+    } finally {
+      await access.close();
+    }
+    io.stdout.write(
+      `stopped run '${state.slug}'\nreport: ${join(store.worktreeDir, store.runDir, 'report.md')}\n`,
+    );
     return 0;
   });
+}
+
+/**
+ * The driver's ports with the model when one is configured; otherwise ports that only record
+ * (answers, stops): a step or a review that needs a model says so instead of running.
+ */
+async function openAccessIfPossible(
+  io: CliIO,
+  store: LocalRunStore,
+  root: string,
+  config: Config,
+  opts: ChainCliOptions,
+): Promise<{ deps: DriverDeps; close(): Promise<void> }> {
+  if (modelConfigured(opts, io)) {
+    return openChainAccess(accessOptions(io, store, root, config, opts));
+  }
+  const unavailable = async (): Promise<never> => {
+    throw new ModelUnavailableError(
+      'no model is configured: set ANTHROPIC_API_KEY or pass --scripted <script>',
+    );
+  };
+  const deps: DriverDeps = {
+    store,
+    model: { call: unavailable },
+    bench: { run: unavailable, smoke: unavailable },
+    upstream: null,
+    source: localSkillSource(root),
+    meter: { spent: () => ({ usage: zeroUsage(), cost_usd: 0 }) },
+    config,
+    loop: resolveLoopSettings(config),
+    now: () => new Date(),
+    log: (line) => io.stderr.write(`${line}\n`),
+  };
+  return { deps, close: async () => {} };
+}
+
+function modelConfigured(opts: ChainCliOptions, io: CliIO): boolean {
+  return opts.scripted !== undefined || Boolean(io.env.ANTHROPIC_API_KEY);
 }
 
 async function continueIfPossible(
@@ -242,7 +285,7 @@ async function continueIfPossible(
   io: CliIO,
   actor: string,
 ): Promise<number> {
-  if (opts.scripted === undefined && !io.env.ANTHROPIC_API_KEY) {
+  if (!modelConfigured(opts, io)) {
     io.stdout.write(`recorded. Resume with: skill-optimizer run ${skillPath}\n`);
     return 0;
   }
@@ -422,12 +465,13 @@ function accessOptions(
   opts: ChainCliOptions,
 ) {
   return {
-    io,
+    env: io.env,
     store,
     repoRoot: root,
     config,
     scriptedPath: opts.scripted,
     sandboxMode: opts.sandbox as SandboxMode,
+    claudeCode: createClaudeCodeRunner,
     log: (line: string) => io.stderr.write(`${line}\n`),
   };
 }

@@ -8,31 +8,39 @@ import { createLocalUpstreamReader } from '../chain/upstream-local.js';
 import { resolveLoopSettings } from '../config/loop.js';
 import type { Config } from '../config/schema.js';
 import { CostLedger } from '../model/ledger.js';
-import type { LocalRunStore } from '../store/local.js';
-import type { CliIO } from './io.js';
-import { openModelAccess } from './model-access.js';
+import type { RunStore } from '../store/port.js';
+import { type ClaudeCodeRunnerFactory, openModelAccess } from './model-access.js';
 
 export interface ChainAccess {
   deps: DriverDeps;
   close(): Promise<void>;
 }
 
-/** Builds the driver's ports for a local run: model, bench, upstream reader, skill source. */
+/**
+ * Builds the driver's ports for a run whose repository is on disk (the CLI's repository, the
+ * Action's checkout): model, bench, upstream reader, skill source.
+ */
 export async function openChainAccess(opts: {
-  io: CliIO;
-  store: LocalRunStore;
+  /** Where ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL (and PATH) are read from. */
+  env: NodeJS.ProcessEnv;
+  store: RunStore;
   repoRoot: string;
   config: Config;
   scriptedPath: string | undefined;
   sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  claudeCode?: ClaudeCodeRunnerFactory;
+  missingKeyHint?: string;
   log: (line: string) => void;
+  now?: () => Date;
 }): Promise<ChainAccess> {
   const { config } = opts;
   const access = await openModelAccess({
-    env: opts.io.env,
+    env: opts.env,
     scriptedPath: opts.scriptedPath,
     runner: config.runner,
     sandboxMode: opts.sandboxMode,
+    ...(opts.claudeCode ? { claudeCode: opts.claudeCode } : {}),
+    ...(opts.missingKeyHint ? { missingKeyHint: opts.missingKeyHint } : {}),
   });
   const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });
   const bench: BenchPort = {
@@ -77,7 +85,7 @@ export async function openChainAccess(opts: {
     },
     config,
     loop: resolveLoopSettings(config),
-    now: () => new Date(),
+    now: opts.now ?? (() => new Date()),
     log: opts.log,
   };
   return { deps, close: () => access.close() };

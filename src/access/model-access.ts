@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import type { ModelGateway } from '../bench/gateway.js';
 import { startModelGateway } from '../bench/gateway.js';
-import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { createMessagesRunner } from '../bench/runners/messages.js';
 import { createSandbox, type Sandbox } from '../bench/sandbox/index.js';
 import type { Runner, RunnerName } from '../bench/types.js';
@@ -26,15 +26,25 @@ export interface ModelAccess {
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
 /**
- * The edge where the CLI turns its environment into ports: the API key and base URL come from
- * `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL`, or `--scripted` starts the local scripted server.
- * Nothing below this reads the environment.
+ * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
+ * the bundled Action has no agent binary and leaves it out.
+ */
+export type ClaudeCodeRunnerFactory = (opts: { gateway: ModelGateway; bwrap?: string }) => Runner;
+
+/**
+ * Where an edge (CLI or Action) turns its environment into ports: the API key and base URL come
+ * from `ANTHROPIC_API_KEY` / `ANTHROPIC_BASE_URL`, or a scripted path starts the local scripted
+ * server. Nothing below this reads the environment.
  */
 export async function openModelAccess(opts: {
   env: NodeJS.ProcessEnv;
   scriptedPath: string | undefined;
   runner: RunnerName;
   sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  /** Absent: a suite or config asking for the `claude-code` runner is refused. */
+  claudeCode?: ClaudeCodeRunnerFactory;
+  /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
+  missingKeyHint?: string;
 }): Promise<ModelAccess> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
@@ -54,7 +64,8 @@ export async function openModelAccess(opts: {
       const key = opts.env.ANTHROPIC_API_KEY;
       if (!key) {
         throw new SkillOptimizerError(
-          'ANTHROPIC_API_KEY is not set. Export it, or pass --scripted <script> to use the local scripted model.',
+          opts.missingKeyHint ??
+            'ANTHROPIC_API_KEY is not set. Export it, or pass --scripted <script> to use the local scripted model.',
         );
       }
       apiKey = key;
@@ -66,9 +77,14 @@ export async function openModelAccess(opts: {
     const price = (model: string, usage: Usage) => costOf(model, usage);
     let runner: Runner;
     if (opts.runner === 'claude-code') {
+      if (opts.claudeCode === undefined) {
+        throw new SkillOptimizerError(
+          "the 'claude-code' runner is not available here (the Claude Code agent is not bundled); set `runner: messages` in the config, or run the bench with the CLI",
+        );
+      }
       const gateway = await startModelGateway({ upstreamBaseURL: baseURL, upstreamApiKey: apiKey });
       closers.push(() => gateway.close());
-      runner = createClaudeCodeRunner({
+      runner = opts.claudeCode({
         gateway,
         ...(sandbox.level === 'bubblewrap' ? { bwrap: findOnPath('bwrap', opts.env) } : {}),
       });
