@@ -173,6 +173,7 @@ async function runStep(
       last_error: null,
     };
     if (step === 'functionality') next = { ...next, upstream: null, wrapper: null };
+    if (step === 'design-tests') next = { ...next, picks_pending: true };
     if (step === 'write-tests') next = { ...next, build_plan_approved: null };
     if (outcome.update) next = outcome.update(next);
     next = tracker.charge(next);

@@ -137,10 +137,12 @@ export async function gateEffect(
       return { changes: [], update: (s) => ({ ...s, upstream: answer === 'yes' }) };
     case 'picks': {
       // Picks a human already made (by `pick` or by editing spec.yaml) are the answer.
-      if ((await readSpecs(deps.store)).some((spec) => spec.picked))
-        return { changes: [], update: none };
+      const settled = (st: ChainState) => ({ ...st, picks_pending: false });
+      if ((await readSpecs(deps.store)).some((spec) => spec.picked)) {
+        return { changes: [], update: settled };
+      }
       const picks = await applyPicks(deps.store, { top: deps.config.picks.default_top });
-      return { changes: picks.changes, update: none };
+      return { changes: picks.changes, update: settled };
     }
     case 'build-plan': {
       const key = planKey(await buildPlan(deps.store, state.directives['write-tests'] ?? []));

@@ -79,7 +79,7 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
   const why03 = await needs('design-tests');
   if (why03) return step('design-tests', why03);
   const specs = await readSpecs(store);
-  if (!specs.some((s) => s.picked)) {
+  if (!specs.some((s) => s.picked) || state.picks_pending) {
     return {
       kind: 'gate',
       step: 'design-tests',

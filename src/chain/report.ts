@@ -1,3 +1,4 @@
+import { keptRates } from './next.js';
 import type { ChainState } from './state.js';
 
 /** `report.md` (CHAIN.md §3): progression table and chart, weaknesses, decisions, cost. */
@@ -12,13 +13,15 @@ export function renderReport(
   );
   const first = state.benches[0];
   const last = state.benches.at(-1);
+  // A discarded improvement's bench measured a skill that was not kept.
+  const kept = keptRates(state.benches).at(-1) ?? null;
   const lines = [
     `# Skill Optimizer report: \`${opts.skillName}\``,
     '',
     `**Outcome:** ${opts.outcome}`,
     '',
     first && last
-      ? `Pass rate went from ${pct(first.pass_rate)} (first bench) to ${pct(last.pass_rate)} (last bench); without the skill it was ${pct(first.baseline_pass_rate)}.`
+      ? `Pass rate went from ${pct(first.pass_rate)} (first bench) to ${pct(kept)} (the skill kept after the last bench); without the skill it was ${pct(first.baseline_pass_rate)}.`
       : 'No bench ran.',
     '',
     '## Progression',

@@ -84,6 +84,8 @@ export const chainStateSchema = z.strictObject({
   upstream: z.boolean().nullable(),
   /** The answer to the wrapper gate for the current step-1 report (null until answered). */
   wrapper: z.enum(['revendor', 'keep']).nullable(),
+  /** Step 3 proposed tests since the last picks answer: the picks gate asks again. */
+  picks_pending: z.boolean().default(false),
   /** The build plan (probe ids) approved at the gate before step 4 dispatches. */
   build_plan_approved: z.string().nullable(),
   /** needs-revision rounds in the current improve↔validate loop. */
@@ -118,6 +120,7 @@ export function initialState(init: {
     directives: {},
     upstream: null,
     wrapper: null,
+    picks_pending: false,
     build_plan_approved: null,
     revisions: 0,
     rejected_rounds: 0,

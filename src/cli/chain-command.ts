@@ -146,6 +146,7 @@ export async function pickCommand(
           ...state,
           status: 'running',
           open_gate: null,
+          picks_pending: false,
           decisions: [
             ...state.decisions,
             {
@@ -159,7 +160,10 @@ export async function pickCommand(
       : state;
     await store.commit(
       operatorCommit(state.slug, 'pick', `${picked.join(', ')} by ${actor}`),
-      [...changes, ...(closing ? [stateChange(next)] : [])],
+      [
+        ...changes,
+        ...(closing || state.picks_pending ? [stateChange({ ...next, picks_pending: false })] : []),
+      ],
       { allowEmpty: false },
     );
     io.stdout.write(`picked: ${picked.join(', ')}\n`);

@@ -134,13 +134,11 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     exit(await rerunCommand(step, opts.directive, opts, io));
   });
 
-  program
-    .command('stop')
-    .description('Stop the run at this step boundary')
-    .option('--skill <dir>', 'the skill whose run to stop (default: the only run)')
-    .action(async (opts) => {
-      exit(await stopCommand({ ...opts, sandbox: 'auto' }, io));
-    });
+  chainOptions(
+    program.command('stop').description('Stop the run at this step boundary, writing the report'),
+  ).action(async (opts) => {
+    exit(await stopCommand(opts, io));
+  });
 
   return program;
 }

@@ -124,6 +124,22 @@ describe('failed steps', () => {
   });
 });
 
+describe('re-benching an unchanged skill', () => {
+  it('measures again without judging it an improvement or a regression', async () => {
+    const repo = makeRepo(sandbox.base);
+    const script = writeScript(sandbox.base, demoRules());
+    const done = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
+    expect(done.stdout).toContain('improvement accepted');
+    const again = await cli(repo, 'rerun', '6', '--scripted', script);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/06 bench: [\d.]+% pass/);
+    expect(again.stdout).not.toContain('regression');
+    expect(showRunFile(repo, '06-bench-summary.md')).toContain('accepted: null');
+    expect(listRunFiles(repo, 'improved-skill')).toContain('improved-skill/SKILL.md');
+    expect(showRunFile(repo, 'improved-skill/SKILL.md')).toContain('## Cutting a release');
+  });
+});
+
 describe('loops', () => {
   it('stops at max_iterations, then converges when improvements are never accepted', async () => {
     // No held-out probes: an improvement is never accepted (CHAIN.md §6.4), even one that makes
@@ -214,7 +230,10 @@ describe('loops', () => {
     expect(resumed.stdout).toContain('03 design-tests: running');
     expect(showRunFile(repo, '03-test-proposals.md')).toContain('HARDER-ROUND');
     expect(chainState(repo).directives['design-tests'] ?? []).toEqual([]);
-    expect(resumed.stdout).toContain('waiting at the all-pass gate');
+    // New proposals are for a human to pick: the picks gate asks again before anything is built.
+    expect(resumed.stdout).toContain('waiting at the picks gate');
+    const repicked = await cli(repo, 'approve', '--scripted', script2);
+    expect(repicked.stdout).toContain('waiting at the all-pass gate');
 
     const accepted = await cli(repo, 'approve');
     expect(accepted.code).toBe(0);
@@ -226,6 +245,7 @@ describe('loops', () => {
       'picks:approve',
       'build-plan:approve',
       'all-pass:harder',
+      'picks:approve',
       'all-pass:accept',
     ]);
     expect(showRunFile(repo, 'report.md')).toContain('**Outcome:** every probe passes');

@@ -50,8 +50,14 @@ export async function runBenchStep(run: StepRun): Promise<StepOutcome> {
     const changes: FileChange[] = await readTree(result.dir, resultsDir);
 
     const previous = first ? null : await previousBench(store);
+    // Only a skill changed since the previous bench is an improvement to accept or discard; a
+    // re-bench of the same skill (harder probes, a rerun) is a new measurement, not a verdict.
+    const improved =
+      previous !== null &&
+      copy === 'improved-skill' &&
+      !(await changedBefore(store, RUN_FILES.improved, previous.commit));
     const comparison =
-      previous !== null && copy === 'improved-skill'
+      improved && previous !== null
         ? compareResults(
             previous.records.filter((r) => !r.baseline),
             result.records.filter((r) => !r.baseline),
@@ -124,6 +130,12 @@ async function previousBench(
   const text = await store.read(file);
   if (text === null) return null;
   return { records: parseResults(text, `${store.runDir}/${file}`), commit };
+}
+
+/** True when `path` was last changed by `commit` or an earlier commit. */
+async function changedBefore(store: RunStore, path: string, commit: string): Promise<boolean> {
+  const last = await store.lastCommitTouching([path]);
+  return last === null || (await store.isAncestor(last, commit));
 }
 
 /** improved-skill/ as it was at `commit` (deleted when it did not exist yet). */
