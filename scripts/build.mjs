@@ -1,10 +1,16 @@
-// Compiles the CLI to lib/ so `npx skill-optimizer` works right after `npm ci`.
-// Dependencies stay external: the Claude Code binary must resolve from node_modules.
+// Compiles the CLI and the GitHub App to lib/ so they run right after `npm ci`:
+//   lib/cli/main.js   — `npx skill-optimizer` (bin/skill-optimizer.js)
+//   lib/app/index.js  — `probot run ./lib/app/index.js` (the App's default export)
+// Dependencies stay external: the Claude Code binary must resolve from node_modules, and probot
+// loads the App next to its own copy of @octokit.
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['src/cli/main.ts'],
-  outdir: 'lib/cli',
+  entryPoints: [
+    { in: 'src/cli/main.ts', out: 'cli/main' },
+    { in: 'src/app/index.ts', out: 'app/index' },
+  ],
+  outdir: 'lib',
   bundle: true,
   platform: 'node',
   format: 'esm',

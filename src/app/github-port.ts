@@ -1,21 +1,21 @@
 import type { Permission } from '../config/access.js';
-import { SkillOptimizerError } from '../errors.js';
 import {
   dispatchWorkflow,
   fromOctokit,
   type GitHubClient,
+  getAppBotLogin,
   getPermission,
   getPullRequest,
+  listOpenPullRequestsInto,
   listReviewComments,
+  type OpenPullSummary,
   readFileAt,
   upsertMarkedComment,
 } from '../github/index.js';
 
 /**
- * Every GitHub call the App makes, behind one interface so the handlers stay testable. Each one
- * is a named call from `src/github/`, except listing the open pull requests into a branch (for
- * `/optimize status` on a skill PR), which `src/github/` has no call for yet and is made here
- * through the shared client's error mapping.
+ * Every GitHub call the App makes, behind one interface so the handlers stay testable; each one
+ * is a named call from `src/github/`.
  */
 
 export interface Repo {
@@ -23,12 +23,7 @@ export interface Repo {
   repo: string;
 }
 
-export interface PullSummary {
-  number: number;
-  body: string | null;
-  headRef: string;
-  headRepoFullName: string | null;
-}
+export type PullSummary = OpenPullSummary;
 
 export interface ReviewNote {
   path: string;
@@ -76,28 +71,7 @@ export function githubPort(octokit: unknown, selfLogin: string): AppPort {
       };
     },
 
-    async listPullsInto(repo, base) {
-      const info = {
-        action: `list the open pull requests into ${base}`,
-        owner: repo.owner,
-        repo: repo.repo,
-        permission: 'pull-requests: read',
-      };
-      const pulls = await client.call(info, (o) =>
-        o.paginate('GET /repos/{owner}/{repo}/pulls', {
-          ...repo,
-          base,
-          state: 'open',
-          per_page: 100,
-        }),
-      );
-      return pulls.map((pull) => ({
-        number: pull.number,
-        body: pull.body ?? null,
-        headRef: pull.head.ref,
-        headRepoFullName: pull.head.repo?.full_name ?? null,
-      }));
-    },
+    listPullsInto: (repo, base) => listOpenPullRequestsInto(client, { ...repo, base }),
 
     async reviewNotes(repo, pull, reviewId) {
       const notes = await listReviewComments(client, { ...repo, number: pull, reviewId });
@@ -107,17 +81,6 @@ export function githubPort(octokit: unknown, selfLogin: string): AppPort {
 }
 
 /** The App's own login (`<slug>[bot]`), asked once with the App's JWT. */
-export async function appLogin(appOctokit: unknown): Promise<string> {
-  const client = fromOctokit(appOctokit);
-  const info = {
-    action: 'read the GitHub App',
-    owner: '-',
-    repo: '-',
-    permission: 'none (App JWT)',
-  };
-  const { data } = await client.call(info, (o) => o.request('GET /app'));
-  if (data === null || typeof data.slug !== 'string') {
-    throw new SkillOptimizerError('GitHub did not name this App (GET /app returned no slug)');
-  }
-  return `${data.slug}[bot]`;
+export function appLogin(appOctokit: unknown): Promise<string> {
+  return getAppBotLogin(fromOctokit(appOctokit));
 }

@@ -14,7 +14,7 @@ import { escapeInline } from '../routing/markdown.js';
 import { type RouteDecision, routeEvent } from '../routing/route.js';
 import { type ChainPullState, renderStatusReply } from '../routing/status-reply.js';
 import { parseTrackerState } from '../routing/tracker.js';
-import type { AppPort, Repo } from './github-port.js';
+import type { AppPort, PullSummary, Repo } from './github-port.js';
 
 /**
  * The App's part of the work (CHAIN.md §5, §9), kept cheap so webhooks are answered fast:
@@ -50,21 +50,28 @@ export type HandleOutcome =
   | { kind: 'replied'; issueNumber: number; marker: string; reason: string }
   | { kind: 'dispatched'; inputs: DispatchInputs };
 
-/** The inputs of the chain workflow (examples/workflows/skill-optimizer.yml). */
+/**
+ * The inputs of the chain workflow (examples/workflows/skill-optimizer.yml declares each one).
+ * `actor` is the person whose label, comment or review this is: the run is dispatched by the App,
+ * but decisions are recorded under that person's name.
+ */
 export interface DispatchInputs extends Record<string, string> {
   pr: string;
   command: string;
+  actor: string;
 }
 
 export function dispatchInputs(args: {
   pr: number;
   command: ParsedCommand;
+  actor: string;
   skill?: string | null;
   commentId?: number | null;
 }): DispatchInputs {
   return {
     pr: String(args.pr),
     command: formatCommand(args.command),
+    actor: args.actor,
     ...(args.skill ? { skill: args.skill } : {}),
     ...(args.commentId ? { comment_id: String(args.commentId) } : {}),
   };
@@ -233,7 +240,12 @@ async function act(
       const command: ParsedCommand = decision.autopilot
         ? { kind: 'autopilot' }
         : { kind: 'start', text: decision.intent ?? '' };
-      const inputs = dispatchInputs({ pr: decision.pr, command, commentId: decision.commentId });
+      const inputs = dispatchInputs({
+        pr: decision.pr,
+        command,
+        actor: decision.actor,
+        commentId: decision.commentId,
+      });
       return dispatch(port, settings, repo, decision.repository.defaultBranch, inputs);
     }
     case 'command': {
@@ -243,9 +255,17 @@ async function act(
         const body = renderStatusReply(decision.pr, runs, config.labels.run);
         return reply(port, repo, decision.pr, MARKERS.status, body, 'status');
       }
+      if (decision.command.kind === 'approve' || decision.command.kind === 'answer') {
+        const closed = await closedGate(port, repo, decision.pr);
+        if (closed !== null) {
+          const body = `@${escapeInline(decision.actor, 60)} ${closed} so \`${formatCommand(decision.command)}\` has nothing to answer. Comment \`/optimize status\` to see where the run is.`;
+          return reply(port, repo, decision.pr, MARKERS.review, body, 'no open gate');
+        }
+      }
       const inputs = dispatchInputs({
         pr: decision.pr,
         command: decision.command,
+        actor: decision.actor,
         commentId: decision.commentId,
       });
       return dispatch(port, settings, repo, decision.repository.defaultBranch, inputs);
@@ -290,6 +310,7 @@ async function actOnReview(
     const inputs = dispatchInputs({
       pr: decision.skillPr,
       command: { kind: 'approve' },
+      actor: decision.actor,
       skill: tracker.skill_path,
     });
     return dispatch(port, settings, repo, ref, inputs);
@@ -310,32 +331,45 @@ async function actOnReview(
   const inputs = dispatchInputs({
     pr: decision.skillPr,
     command: parsed,
+    actor: decision.actor,
     skill: tracker.skill_path,
   });
   return dispatch(port, settings, repo, ref, inputs);
 }
 
+/**
+ * Why `/optimize approve` or `/optimize answer <option>` on chain PR `pr` has nothing to answer
+ * (its tracker shows no open gate), or null when it may: on a skill PR, or with a gate open. The
+ * commit pin is the Action's to check, against the work branch head when the job runs: it counts
+ * the answer only while that head is the commit the gate asked about (and asks the gate again
+ * when the branch moved), so the answer never applies to a commit the person did not see.
+ */
+async function closedGate(port: AppPort, repo: Repo, pr: number): Promise<string | null> {
+  const chain = asChainPull(repo, await port.getPull(repo, pr));
+  // On a skill PR the Action checks each of its runs; an unreadable tracker it reports itself.
+  if (chain?.state == null || chain.state.open_gate !== null) return null;
+  return `no gate is open on #${pr} (the run is ${chain.state.status}),`;
+}
+
+/** A chain PR of this repository with its tracker state (null when unreadable); null if not one. */
+function asChainPull(repo: Repo, pull: PullSummary): ChainPullState | null {
+  const fullName = `${repo.owner}/${repo.repo}`.toLowerCase();
+  const branch = parseWorkBranch(pull.headRef);
+  if (branch === null || pull.headRepoFullName?.toLowerCase() !== fullName) return null;
+  const state = parseTrackerState(pull.body);
+  const matches = state !== null && state.skill_pr === branch.pr && state.slug === branch.slug;
+  return { number: pull.number, state: matches ? state : null };
+}
+
 /** The chain PRs of a PR: itself when it is one, else the open chain PRs into its head branch. */
 async function chainPulls(port: AppPort, repo: Repo, pr: number): Promise<ChainPullState[]> {
-  const fullName = `${repo.owner}/${repo.repo}`.toLowerCase();
-  const sameRepo = (name: string | null) => name !== null && name.toLowerCase() === fullName;
-  const stateOf = (number: number, body: string | null, headRef: string): ChainPullState => {
-    const branch = parseWorkBranch(headRef);
-    const state = parseTrackerState(body);
-    const matches =
-      state !== null &&
-      branch !== null &&
-      state.skill_pr === branch.pr &&
-      state.slug === branch.slug;
-    return { number, state: matches ? state : null };
-  };
   const pull = await port.getPull(repo, pr);
-  if (parseWorkBranch(pull.headRef) !== null && sameRepo(pull.headRepoFullName)) {
-    return [stateOf(pull.number, pull.body, pull.headRef)];
-  }
+  const own = asChainPull(repo, pull);
+  if (own !== null) return [own];
   const into = await port.listPullsInto(repo, pull.headRef);
   return into
-    .filter((p) => sameRepo(p.headRepoFullName) && parseWorkBranch(p.headRef)?.pr === pr)
+    .filter((p) => parseWorkBranch(p.headRef)?.pr === pr)
     .sort((a, b) => a.number - b.number)
-    .map((p) => stateOf(p.number, p.body, p.headRef));
+    .map((p) => asChainPull(repo, p))
+    .filter((p) => p !== null);
 }

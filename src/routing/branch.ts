@@ -1,39 +1,27 @@
-import { SkillOptimizerError } from '../errors.js';
+import { branchNameProblem as gitBranchNameProblem } from '../github/branch-name.js';
+import { InvalidBranchNameError } from '../github/errors.js';
 
 /**
  * Work branches (`skill-optimizer/<pr>-<slug>`, CHAIN.md §2) and the validation of branch names
  * read from webhook payloads, which are untrusted: a name is accepted only when git itself would
- * accept it as a branch (`git check-ref-format --branch`) and it cannot be mistaken for an option,
- * a revision expression or a full ref.
+ * accept it as a branch (src/github/branch-name.ts, the one implementation of git's rules) and it
+ * cannot be mistaken for a full ref or `HEAD`, nor hide look-alike characters (printable ASCII
+ * only).
  */
+
+export { InvalidBranchNameError };
 
 export const WORK_BRANCH_PREFIX = 'skill-optimizer/';
 
-export class InvalidBranchNameError extends SkillOptimizerError {}
-
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
-const MAX_BRANCH_LENGTH = 255;
-// ASCII controls, DEL, space and the characters git gives a meaning in revisions.
-const FORBIDDEN = /[\0-\x20\x7F~^:?*[\\]/;
 
 /** Why `name` is not a safe branch name, or null when it is. */
 export function branchNameProblem(name: string): string | null {
-  if (name === '') return 'is empty';
-  if (name.length > MAX_BRANCH_LENGTH) return `is longer than ${MAX_BRANCH_LENGTH} characters`;
-  if (FORBIDDEN.test(name)) return 'contains a space, control character or one of ~ ^ : ? * [ \\';
+  const problem = gitBranchNameProblem(name);
+  if (problem !== null) return problem;
   if (/[^\x21-\x7E]/.test(name)) return 'contains characters outside printable ASCII';
-  if (name.startsWith('-')) return "starts with '-'";
-  if (name.startsWith('/') || name.endsWith('/')) return "starts or ends with '/'";
-  if (name.endsWith('.')) return "ends with '.'";
-  if (name.includes('..')) return "contains '..'";
-  if (name.includes('@{')) return "contains '@{'";
-  if (name === '@' || name === 'HEAD') return `is the reserved name '${name}'`;
+  if (name === 'HEAD') return "is the reserved name 'HEAD'";
   if (name.startsWith('refs/')) return "starts with 'refs/' (a full ref, not a branch)";
-  for (const part of name.split('/')) {
-    if (part === '') return "contains '//'";
-    if (part.startsWith('.')) return "has a component starting with '.'";
-    if (part.endsWith('.lock')) return "has a component ending in '.lock'";
-  }
   return null;
 }
 

@@ -12,6 +12,10 @@ import { sanitizeUntrusted } from '../text/sanitize.js';
  *   after it) is the intent.
  * - `/optimize autopilot|stop|status|approve`: the keyword decides; words after it are ignored.
  * - `/optimize pick <f1,f2|all|top N>` and `/optimize rerun <step> [directive]`.
+ * - `/optimize answer <option>`: picks a named option of the open gate (`approve` picks the
+ *   default). The option is one word (read in lowercase), as gate options are named (`keep`, `no`,
+ *   `harder`); whether the open gate has it is checked where the gate is known (the Action).
+ *   Like `approve`, it counts only while a gate is open and for the commit the gate is pinned to.
  */
 
 export type ParsedCommand =
@@ -21,7 +25,8 @@ export type ParsedCommand =
   | { kind: 'status' }
   | { kind: 'pick'; selection: PickSelection }
   | { kind: 'rerun'; step: StepId; directive: string | null }
-  | { kind: 'approve' };
+  | { kind: 'approve' }
+  | { kind: 'answer'; option: string };
 
 /** A `/optimize` command whose arguments cannot be read; `reason` is fit to show the user. */
 export interface InvalidCommand {
@@ -35,6 +40,8 @@ export const COMMAND_PREFIX = '/optimize';
 export const MAX_COMMAND_TEXT = 4000;
 
 const KEYWORDS = new Set(['autopilot', 'stop', 'status', 'approve']);
+/** The shape of a gate option's name (chain/state.ts `gateOptionSchema`), bounded in length. */
+const OPTION = /^[a-z][a-z0-9-]{0,39}$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
 /** The text from the first `/optimize` line to the end, with the prefix removed; null if none. */
@@ -75,6 +82,7 @@ export function parseOptimizeCommand(body: string): ParsedCommand | InvalidComma
   if (KEYWORDS.has(keyword)) return { kind: keyword } as ParsedCommand;
   if (keyword === 'pick') return parsePick(args.join(' '));
   if (keyword === 'rerun') return parseRerun(text.trimStart().slice(word.length));
+  if (keyword === 'answer') return parseAnswer(args);
   return { kind: 'start', text: clip(text) };
 }
 
@@ -85,6 +93,19 @@ function parsePick(args: string): ParsedCommand | InvalidCommand {
     if (error instanceof PickSelectionError) return { kind: 'invalid', reason: error.message };
     throw error;
   }
+}
+
+function parseAnswer(args: string[]): ParsedCommand | InvalidCommand {
+  const [word = '', ...extra] = args;
+  const option = word.toLowerCase();
+  if (option === '' || extra.length > 0 || !OPTION.test(option)) {
+    const got = option === '' ? 'no option' : `'${args.join(' ')}'`;
+    return {
+      kind: 'invalid',
+      reason: `expected \`/optimize answer <option>\` with one option of the open gate, a lowercase word such as \`keep\` or \`no\` (got ${got})`,
+    };
+  }
+  return { kind: 'answer', option };
 }
 
 function parseRerun(rest: string): ParsedCommand | InvalidCommand {
@@ -120,6 +141,8 @@ export function formatCommand(command: ParsedCommand): string {
       return `${COMMAND_PREFIX} pick ${formatSelection(command.selection)}`;
     case 'rerun':
       return `${COMMAND_PREFIX} rerun ${command.step}${command.directive === null ? '' : ` ${command.directive}`}`;
+    case 'answer':
+      return `${COMMAND_PREFIX} answer ${command.option}`;
     default:
       return `${COMMAND_PREFIX} ${command.kind}`;
   }

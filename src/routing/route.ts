@@ -6,7 +6,7 @@ import { parseWorkBranch } from './branch.js';
 import { type ParsedCommand, parseOptimizeCommand } from './commands.js';
 import { escapeInline } from './markdown.js';
 import { ROOT_FOLDER } from './skills.js';
-import { parseTrackerState, type TrackerState } from './tracker.js';
+import { loginSchema, parseTrackerState, type TrackerState } from './tracker.js';
 
 /**
  * Webhook event → what to do (CHAIN.md §5 triggers, §9 safety), shared by the App and the
@@ -72,6 +72,11 @@ export type RouteDecision =
       skillPath: string | null;
       command: ParsedCommand;
       commentId: number | null;
+      /**
+       * Who decided, as recorded in chain.yml: the `actor` input when a bot dispatched (the App
+       * names the person whose label, comment or review it acted on), else whoever dispatched.
+       */
+      actor: string;
     };
 
 export interface RouteInput {
@@ -85,6 +90,7 @@ export interface RouteInput {
   permissionOf(login: string): Promise<Permission | null>;
 }
 
+const eventAction = z.looseObject({ action: z.string() });
 const sender = z.looseObject({ login: z.string().min(1), type: z.string() });
 const repository = z.looseObject({
   name: z.string().min(1),
@@ -145,8 +151,10 @@ const dispatchPayload = z.looseObject({
     command: z.string().max(20_000).optional(),
     skill: z.string().max(500).optional(),
     comment_id: z.union([digits, z.literal('')]).optional(),
+    actor: z.string().max(100).optional(),
   }),
   repository,
+  sender: sender.optional(),
 });
 
 type Repository = z.infer<typeof repository>;
@@ -214,7 +222,7 @@ function invalidReply(login: string, reason: string): string {
 }
 
 export async function routeEvent(input: RouteInput): Promise<RouteDecision> {
-  const action = z.looseObject({ action: z.string() }).safeParse(input.payload);
+  const action = eventAction.safeParse(input.payload);
   const name = action.success ? `${input.name}.${action.data.action}` : input.name;
   switch (name) {
     case 'pull_request.labeled':
@@ -330,19 +338,27 @@ async function routeReview(input: RouteInput): Promise<RouteDecision> {
   };
 }
 
-/** Dispatches need write access to create, so the inputs are checked, not the sender. */
+/**
+ * Dispatches need write access to create, so the inputs are checked, not the sender. The `actor`
+ * input is believed only from a bot (the App dispatching on someone's behalf); a person who
+ * dispatches by hand is recorded as themselves, whatever the input says.
+ */
 function routeDispatch(input: RouteInput): RouteDecision {
   const parsed = dispatchPayload.safeParse(input.payload);
   if (!parsed.success) {
     return ignore('workflow_dispatch without a valid `pr` input (a pull request number)');
   }
-  const { inputs, repository: repo } = parsed.data;
+  const { inputs, repository: repo, sender: who } = parsed.data;
   const pr = Number(inputs.pr);
   const skill = inputs.skill?.trim() ?? '';
   if (skill !== '' && !validSkillPath(skill)) {
     return ignore(
       `workflow_dispatch input skill '${escapeInline(skill)}' is not a repository path`,
     );
+  }
+  const named = inputs.actor?.trim() ?? '';
+  if (named !== '' && !loginSchema.safeParse(named).success) {
+    return ignore(`workflow_dispatch input actor '${escapeInline(named)}' is not a GitHub login`);
   }
   const text = inputs.command?.trim() ?? '';
   const command = text === '' ? { kind: 'start' as const, text: '' } : parseOptimizeCommand(text);
@@ -367,7 +383,13 @@ function routeDispatch(input: RouteInput): RouteDecision {
       inputs.comment_id === undefined || inputs.comment_id === ''
         ? null
         : Number(inputs.comment_id),
+    actor: dispatchActor(who, named),
   };
+}
+
+function dispatchActor(who: Sender | undefined, named: string): string {
+  if (who === undefined) return named === '' ? 'workflow_dispatch' : named;
+  return actorType(who.type) === 'Bot' && named !== '' ? named : who.login;
 }
 
 function validSkillPath(path: string): boolean {

@@ -20,7 +20,8 @@ const STATE_OPEN = '<!-- skill-optimizer:state ';
 const STATE_CLOSE = ' -->';
 const STATE_BLOCK = /<!-- skill-optimizer:state ([\s\S]*?) -->/g;
 
-const login = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/);
+/** A GitHub login: a user's (39 characters at most) or an app's `<slug>[bot]`. */
+export const loginSchema = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/);
 const skillPath = z.union([z.literal(ROOT_FOLDER), safeRelativePath.pipe(z.string().max(500))]);
 
 export const trackerStateSchema = z.strictObject({
@@ -40,7 +41,7 @@ export const trackerStateSchema = z.strictObject({
     .string()
     .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/)
     .nullable(),
-  triggered_by: login,
+  triggered_by: loginSchema,
 });
 export type TrackerState = z.infer<typeof trackerStateSchema>;
 

@@ -62,7 +62,10 @@ afterEach(() => {
 describe('the App: starting runs', () => {
   it('the run label dispatches the chain workflow on the default branch', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
-      .post(DISPATCH, { ref: 'master', inputs: { pr: '2', command: '/optimize' } })
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+      })
       .reply(204);
     await receive(await appUnderTest(), 'd-label', 'pull_request', labeled('skill-optimizer'));
     expect(scope.isDone()).toBe(true);
@@ -70,7 +73,10 @@ describe('the App: starting runs', () => {
 
   it('the autopilot label dispatches an autopilot start', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'admin')
-      .post(DISPATCH, { ref: 'master', inputs: { pr: '2', command: '/optimize autopilot' } })
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '2', command: '/optimize autopilot', actor: 'octocat' },
+      })
       .reply(204);
     await receive(
       await appUnderTest(),
@@ -103,7 +109,10 @@ describe('the App: starting runs', () => {
         path: '.github/skill-optimizer.yml',
       });
     permission(scope, 'octocat', 'write')
-      .post(DISPATCH, { ref: 'master', inputs: { pr: '2', command: '/optimize' } })
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+      })
       .reply(204);
     const app = await appUnderTest();
     await receive(app, 'd-1', 'pull_request', labeled('skill-optimizer')); // no longer the run label
@@ -115,7 +124,12 @@ describe('the App: starting runs', () => {
     const scope = permission(noConfig(github()), 'octocat', 'maintain')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '1', command: '/optimize\nfocus on tables', comment_id: '4242' },
+        inputs: {
+          pr: '1',
+          command: '/optimize\nfocus on tables',
+          actor: 'octocat',
+          comment_id: '4242',
+        },
       })
       .once()
       .reply(204);
@@ -131,10 +145,12 @@ describe('the App: starting runs', () => {
     ['/optimize pick top 3', '/optimize pick top 3'],
     ['/optimize rerun 8   be concrete', '/optimize rerun improve be concrete'],
     ['/optimize stop', '/optimize stop'],
-    ['/optimize approve', '/optimize approve'],
   ])('%j is dispatched as %j', async (body, command) => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
-      .post(DISPATCH, { ref: 'master', inputs: { pr: '1', command, comment_id: '7' } })
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '1', command, actor: 'octocat', comment_id: '7' },
+      })
       .reply(204);
     await receive(await appUnderTest(), 'd', 'issue_comment', comment(body, { id: 7 }));
     expect(scope.isDone()).toBe(true);
@@ -316,11 +332,99 @@ describe('the App: status and reviews', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it.each([
+    ['/optimize approve', '/optimize approve'],
+    ['/optimize answer KEEP', '/optimize answer keep'],
+  ])(
+    '%j on a chain PR with an open gate is dispatched for it, in the commenter’s name',
+    async (body, command) => {
+      const scope = permission(noConfig(github()), 'alice', 'write')
+        .get(`${REPO}/pulls/1`)
+        .reply(200, pull(1, 'skill-optimizer/7-pdf', tracker(7)))
+        .post(DISPATCH, {
+          ref: 'master',
+          inputs: { pr: '1', command, actor: 'alice', comment_id: '21' },
+        })
+        .reply(204);
+      const payload = comment(body, { id: 21, sender: user('alice') });
+      await receive(await appUnderTest(), 'd-ans', 'issue_comment', payload);
+      expect(scope.isDone()).toBe(true);
+    },
+  );
+
+  it('a gate answer on a skill PR is dispatched: the Action checks each run’s gate and pin', async () => {
+    const scope = permission(noConfig(github()), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, pull(1, 'changes', 'skill PR'))
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '1', command: '/optimize answer no', actor: 'octocat', comment_id: '22' },
+      })
+      .reply(204);
+    await receive(
+      await appUnderTest(),
+      'd-ans2',
+      'issue_comment',
+      comment('/optimize answer no', { id: 22 }),
+    );
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('a gate answer on a chain PR with no gate open is answered, and nothing runs', async () => {
+    const finished = renderTracker(
+      { ...gated, status: 'done', open_gate: null },
+      { skillPr: 7, triggeredBy: 'octocat', pinnedSha: null, results: {}, running: null },
+    );
+    const scope = permission(noConfig(github()), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, pull(1, 'skill-optimizer/7-pdf', finished));
+    newComment(
+      scope,
+      1,
+      `${MARKERS.review}\n@octocat no gate is open on #1 (the run is done), so \`/optimize answer keep\` has nothing to answer. Comment \`/optimize status\` to see where the run is.`,
+    );
+    await receive(
+      await appUnderTest(),
+      'd-ans3',
+      'issue_comment',
+      comment('/optimize answer keep', { id: 23 }),
+    );
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('an unreadable answer gets a reply saying what is wrong', async () => {
+    const scope = permission(noConfig(github()), 'octocat', 'write');
+    newComment(
+      scope,
+      1,
+      `${MARKERS.refusal}\n@octocat I could not read that command: expected '/optimize answer &lt;option&gt;' with one option of the open gate, a lowercase word such as 'keep' or 'no' (got 'keep everything')`,
+    );
+    await receive(
+      await appUnderTest(),
+      'd-ans4',
+      'issue_comment',
+      comment('/optimize answer keep everything', { id: 24 }),
+    );
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('a review is recorded in the reviewer’s name', async () => {
+    const scope = permission(noConfig(github()), 'alice', 'admin')
+      .post(DISPATCH, {
+        ref: 'master',
+        inputs: { pr: '7', command: '/optimize approve', actor: 'alice', skill: 'skills/pdf' },
+      })
+      .reply(204);
+    const payload = review('approved', { prBody: tracker(7), sender: user('alice') });
+    await receive(await appUnderTest(), 'd-ra', 'pull_request_review', payload);
+    expect(scope.isDone()).toBe(true);
+  });
+
   it('an approval of the pinned commit passes the gate through the workflow', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '7', command: '/optimize approve', skill: 'skills/pdf' },
+        inputs: { pr: '7', command: '/optimize approve', actor: 'octocat', skill: 'skills/pdf' },
       })
       .once()
       .reply(204);
@@ -358,6 +462,7 @@ describe('the App: status and reviews', () => {
           pr: '7',
           command:
             '/optimize rerun design-tests cover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
+          actor: 'octocat',
           skill: 'skills/pdf',
         },
       })

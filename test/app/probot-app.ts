@@ -13,10 +13,16 @@ const { privateKey } = generateKeyPairSync('rsa', {
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
 });
 
-export const TestOctokit = ProbotOctokit.defaults({
+/**
+ * ProbotOctokit with retry and throttling off. A defaults *function*, because probot layers its
+ * own `throttle` options over the class it is given: a plain `throttle: { enabled: false }` would
+ * be replaced and every write would wait a second in octokit's write queue.
+ */
+export const TestOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
   retry: { enabled: false },
-  throttle: { enabled: false },
-});
+  throttle: { ...(options.throttle as object | undefined), enabled: false },
+}));
 
 export function testProbot(secret?: string): Probot {
   return new Probot({

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkBranchName } from '../../src/github/branch-name.js';
+import { InvalidBranchNameError as GitHubInvalidBranchNameError } from '../../src/github/errors.js';
 import {
   assertBranchName,
   branchNameProblem,
@@ -97,6 +99,19 @@ describe('branch names from payloads', () => {
       expect(() =>
         execFileSync('git', ['check-ref-format', '--branch', name], { stdio: 'pipe' }),
       ).not.toThrow();
+    }
+  });
+
+  it('is git’s check (src/github) plus stricter rules: one error type, a subset of its names', () => {
+    expect(InvalidBranchNameError).toBe(GitHubInvalidBranchNameError);
+    for (const name of ['HEAD', 'refs/heads/main', 'caf\u00e9']) {
+      expect(checkBranchName(name)).toBe(name);
+      expect(() => assertBranchName(name)).toThrow(GitHubInvalidBranchNameError);
+    }
+    const chars = fc.constantFrom(...'aH-./@{}~^:?*[\\ \u00e9\tZ'.split(''), 'refs/', 'HEAD');
+    const names = fc.array(chars, { minLength: 1, maxLength: 8 }).map((parts) => parts.join(''));
+    for (const name of fc.sample(names, { numRuns: 300, seed: 7 })) {
+      if (isValidBranchName(name)) expect(checkBranchName(name)).toBe(name);
     }
   });
 });

@@ -33,6 +33,9 @@ describe('parseOptimizeCommand', () => {
       '/optimize rerun 3-design-tests harder',
       { kind: 'rerun', step: 'design-tests', directive: 'harder' },
     ],
+    ['/optimize answer keep', { kind: 'answer', option: 'keep' }],
+    ['/optimize Answer  NO\nbecause reasons', { kind: 'answer', option: 'no' }],
+    ['/optimize answer re-vendor2', { kind: 'answer', option: 're-vendor2' }],
     ['no command here', null],
     ['/optimizer please', null],
     ['/optimize-me', null],
@@ -83,6 +86,24 @@ describe('parseOptimizeCommand', () => {
     });
   });
 
+  it.each([
+    ['/optimize answer', /got no option/],
+    ['/optimize answer keep it please', /got 'keep it please'/],
+    ['/optimize answer 1st', /got '1st'/],
+    ['/optimize answer -x', /got '-x'/],
+    ['/optimize answer ke_ep', /got 'ke_ep'/],
+    ['/optimize answer caf\u00e9', /got 'café'/],
+    [`/optimize answer a${'b'.repeat(40)}`, /lowercase word/],
+  ])('%j is not a readable answer', (body, reason) => {
+    expect(parseOptimizeCommand(body)).toMatchObject({ kind: 'invalid', reason });
+  });
+
+  it('an answer names the option to pick and formats back', () => {
+    const parsed = parseOptimizeCommand('/optimize answer harder');
+    expect(parsed).toEqual({ kind: 'answer', option: 'harder' });
+    expect(formatCommand(parsed as ParsedCommand)).toBe('/optimize answer harder');
+  });
+
   it('strips invisible and bidirectional characters from free text and directives', () => {
     expect(parseOptimizeCommand('/optimize be \u202Ebrief\u202C\u200b')).toEqual({
       kind: 'start',
@@ -114,6 +135,8 @@ describe('parseOptimizeCommand', () => {
           ' stop',
           ' status',
           ' approve',
+          ' answer ',
+          ' answer keep',
           ' autopilot',
           ' rerun 8',
           ' pick top',

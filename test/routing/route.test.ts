@@ -118,6 +118,7 @@ describe('routeEvent: triggers', () => {
     ['/optimize stop', { kind: 'stop' }],
     ['/optimize status', { kind: 'status' }],
     ['/optimize approve', { kind: 'approve' }],
+    ['/optimize answer keep', { kind: 'answer', option: 'keep' }],
     ['/optimize pick a,b', { kind: 'pick', selection: { ids: ['a', 'b'] } }],
     [
       '/optimize rerun 3 harder probes',
@@ -292,6 +293,16 @@ describe('routeEvent: who may steer', () => {
     }
   });
 
+  it('a gate answer from a reader is refused like an approval', async () => {
+    for (const body of ['/optimize answer no', '/optimize approve']) {
+      const routed = input('issue_comment', comment(body, { sender: user('rita') }), 'read');
+      expect(await routeEvent(routed)).toMatchObject({
+        kind: 'refuse',
+        reply: /did not act on this command/,
+      });
+    }
+  });
+
   it('a triager who adds the run label is refused, not started', async () => {
     const decision = await routeEvent(input('pull_request', labeled('skill-optimizer'), 'triage'));
     expect(decision).toMatchObject({ kind: 'refuse', reply: /did not act on this label/ });
@@ -349,6 +360,32 @@ describe('routeEvent: workflow_dispatch', () => {
       skillPath: 'skills/pdf',
       command: { kind: 'pick', selection: { top: 3 } },
       commentId: 9,
+      actor: 'octocat',
+    });
+  });
+
+  it('records the person the App names when the App dispatched, else the dispatcher', async () => {
+    const byApp = dispatched({ pr: '7', command: '/optimize answer keep', actor: 'alice' });
+    byApp.sender = user(SELF, 'Bot');
+    expect(await routeEvent(input('workflow_dispatch', byApp))).toMatchObject({
+      kind: 'dispatch',
+      command: { kind: 'answer', option: 'keep' },
+      actor: 'alice',
+    });
+    const appUnnamed = dispatched({ pr: '7', actor: '' });
+    appUnnamed.sender = user(SELF, 'Bot');
+    expect(await routeEvent(input('workflow_dispatch', appUnnamed))).toMatchObject({
+      actor: SELF,
+    });
+    // A person dispatching by hand is recorded as themselves, whatever `actor` says.
+    const byHand = dispatched({ pr: '7', actor: 'alice' });
+    expect(await routeEvent(input('workflow_dispatch', byHand))).toMatchObject({
+      actor: 'octocat',
+    });
+    const noSender = dispatched({ pr: '7' });
+    delete noSender.sender;
+    expect(await routeEvent(input('workflow_dispatch', noSender))).toMatchObject({
+      actor: 'workflow_dispatch',
     });
   });
 
@@ -368,6 +405,9 @@ describe('routeEvent: workflow_dispatch', () => {
     [{ pr: '7', skill: '/abs' }, 'ignore'],
     [{ pr: '7', command: 'rm -rf /' }, 'refuse'],
     [{ pr: '7', command: '/optimize pick' }, 'refuse'],
+    [{ pr: '7', command: '/optimize answer two words' }, 'refuse'],
+    [{ pr: '7', actor: 'not a login' }, 'ignore'],
+    [{ pr: '7', actor: '-dash' }, 'ignore'],
   ])('bad inputs %j → %s', async (inputs, kind) => {
     expect((await routeEvent(input('workflow_dispatch', dispatched(inputs)))).kind).toBe(kind);
   });
