@@ -1,0 +1,128 @@
+import { appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as core from '@actions/core';
+import { openChainAccess } from '../access/chain-access.js';
+import { openModelAccess } from '../access/model-access.js';
+import { SkillOptimizerError } from '../errors.js';
+import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
+import { actionsArtifacts } from './artifacts.js';
+import { readActionContext } from './context.js';
+import { actionGitHub } from './github-port.js';
+import { readInputs } from './inputs.js';
+import type { ActionDeps, ActionOutcome, ArtifactPort } from './ports.js';
+import { githubPublisher, type PublisherOptions } from './publish.js';
+import { createGitRemote } from './remote.js';
+import { main } from './runner.js';
+import { actionUpstreamReader } from './upstream-source.js';
+
+/** Seams for the Action's own tests; a workflow cannot set these. */
+export interface RunOptions {
+  artifacts?: ArtifactPort;
+  github?: Pick<GitHubClientOptions, 'retry' | 'throttle'>;
+  /** Waits while a new fork is being created. */
+  publish?: PublisherOptions;
+  now?: () => Date;
+}
+
+const MISSING_KEY =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, shown to the user
+  'no Anthropic API key: pass `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}` to the Action';
+
+/**
+ * The Action's adapter: reads inputs (`INPUT_*`) and the runner's `GITHUB_*` environment, builds
+ * the ports, runs `main`, and writes the outputs, the job summary and the exit status.
+ */
+export async function run(options: RunOptions = {}): Promise<ActionOutcome> {
+  let outcome: ActionOutcome;
+  try {
+    outcome = await main(await buildDeps(options));
+  } catch (error) {
+    const message =
+      error instanceof SkillOptimizerError
+        ? error.retry
+          ? `${error.message}\n\nRetry: ${error.retry}`
+          : error.message
+        : `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    outcome = {
+      status: 'failed',
+      gate: null,
+      chainPr: null,
+      costUsd: null,
+      summary: `## Skill Optimizer failed\n\n${message}\n`,
+      message,
+    };
+  }
+  core.setOutput('status', outcome.status);
+  core.setOutput('gate', outcome.gate ?? '');
+  core.setOutput('chain-pr', outcome.chainPr === null ? '' : String(outcome.chainPr));
+  core.setOutput('cost', outcome.costUsd === null ? '' : outcome.costUsd.toFixed(4));
+  if (outcome.status === 'failed') core.setFailed(outcome.message);
+  else core.info(`Skill Optimizer: ${outcome.message}`);
+  // Appended directly: core.summary caches the first job's file path for the whole process.
+  const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+  if (summaryFile) await appendFile(summaryFile, `${outcome.summary.trimEnd()}\n`);
+  return outcome;
+}
+
+async function buildDeps(options: RunOptions): Promise<ActionDeps> {
+  const inputs = readInputs((name) => core.getInput(name));
+  for (const secret of [inputs['anthropic-api-key'], inputs['github-token']]) {
+    if (secret !== '') core.setSecret(secret);
+  }
+  const context = await readActionContext(process.env, tmpdir());
+  const log = {
+    info: (m: string) => core.info(m),
+    notice: (m: string) => core.notice(m),
+    warning: (m: string) => core.warning(m),
+  };
+  const client = createGitHubClient({
+    token: inputs['github-token'],
+    baseUrl: context.apiUrl,
+    retryCommand: 'comment `/optimize` on the skill pull request, or re-run the workflow',
+    log: { info: log.info, warn: log.warning },
+    ...options.github,
+  });
+  // Only the model's key and base URL (and PATH for tools) reach the model layer.
+  const modelEnv: NodeJS.ProcessEnv = {
+    ANTHROPIC_API_KEY: inputs['anthropic-api-key'],
+    ...(process.env.ANTHROPIC_BASE_URL
+      ? { ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL }
+      : {}),
+    ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+  };
+  return {
+    inputs,
+    context,
+    github: actionGitHub(client, context, inputs['bot-login']),
+    remote: createGitRemote({
+      repoDir: context.workspace,
+      token: inputs['github-token'],
+      serverUrl: context.serverUrl,
+    }),
+    artifacts: options.artifacts ?? actionsArtifacts(),
+    async openAccess(opts) {
+      const access = await openChainAccess({
+        env: modelEnv,
+        ...opts,
+        scriptedPath: undefined,
+        sandboxMode: 'auto',
+        missingKeyHint: MISSING_KEY,
+        ...(options.now ? { now: options.now } : {}),
+      });
+      // On GitHub, step 2 reads the upstream repository through the API, not the checkout.
+      const upstream = actionUpstreamReader(client, opts.store, context);
+      return { ...access, deps: { ...access.deps, upstream } };
+    },
+    publisher: githubPublisher(client, options.publish ?? {}),
+    openModel: (runner) =>
+      openModelAccess({
+        env: modelEnv,
+        scriptedPath: undefined,
+        runner,
+        sandboxMode: 'auto',
+        missingKeyHint: MISSING_KEY,
+      }),
+    log,
+    now: options.now ?? (() => new Date()),
+  };
+}

@@ -1,0 +1,211 @@
+import { advance, type DriverResult, loadState } from '../chain/driver.js';
+import type { DriverDeps } from '../chain/ports.js';
+import type { Config } from '../config/schema.js';
+import { SkillOptimizerError } from '../errors.js';
+import { renderGateReview } from './gate-review.js';
+import type { GitHubRun, RunPlace } from './open-run.js';
+import type { ActionDeps, ActionOutcome, PullRequestInfo } from './ports.js';
+import { publishFinishedRun } from './publish-run.js';
+import { type RunReport, renderJobSummary } from './summary.js';
+import type { TrackerSync } from './tracker-sync.js';
+
+/**
+ * What every chain job shares: driving one run to its next gate (tracker, gate review, review
+ * request), the skill PR's check run around the work, and the job's outcome.
+ */
+
+export const CHECK_NAME = 'Skill Optimizer';
+export const RESUME = 'comment `/optimize` on the skill pull request';
+export const NOTE_MARKER = '<!-- skill-optimizer:note -->';
+
+export type Steer = (deps: DriverDeps, run: GitHubRun) => Promise<void>;
+
+export interface Session {
+  deps: ActionDeps;
+  config: Config;
+  place: RunPlace;
+  trackers: Map<string, TrackerSync>;
+}
+
+export function quiet(status: 'ignored' | 'neutral', message: string): ActionOutcome {
+  return {
+    status,
+    gate: null,
+    chainPr: null,
+    costUsd: null,
+    summary: `Skill Optimizer: ${message}\n`,
+    message,
+  };
+}
+
+/** A run needs the model; without a key (a fork's pull_request gets no secrets) nothing runs. */
+export function missingKey(deps: ActionDeps): ActionOutcome | null {
+  if (deps.inputs['anthropic-api-key'] !== '') return null;
+  const message =
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, shown to the user
+    'Skill Optimizer did not run: no Anthropic API key is available to this workflow run. Pull requests from forks get no secrets; a maintainer can start the run with a `/optimize` comment, or pass `anthropic-api-key: ${{ secrets.ANTHROPIC_API_KEY }}`.';
+  deps.log.notice(message);
+  return quiet('neutral', message);
+}
+
+export function defaultBranch(payload: unknown): string {
+  const name = (payload as { repository?: { default_branch?: unknown } } | null)?.repository
+    ?.default_branch;
+  if (typeof name !== 'string' || name === '') {
+    throw new SkillOptimizerError(
+      'the event payload names no default branch for the chain PR of a fork',
+    );
+  }
+  return name;
+}
+
+/**
+ * Steers (optionally) and advances one run; at a gate, pins the head and posts the gate review;
+ * once the run has finished, publishes its improvement (every time: publishing is idempotent, so
+ * `/optimize` on a finished run retries a publication that failed).
+ */
+export async function drive(
+  s: Session,
+  run: GitHubRun,
+  tracker: TrackerSync,
+  opts: { actor: string; autopilot: boolean; skillPr: PullRequestInfo; steer?: Steer },
+): Promise<RunReport> {
+  const chainPr = tracker.chainPr;
+  const access = await s.deps.openAccess({
+    store: run.store,
+    repoRoot: run.local.worktreeDir,
+    config: s.config,
+    log: (line) => s.deps.log.info(line),
+  });
+  let result: DriverResult;
+  try {
+    if (opts.steer) await opts.steer(access.deps, run);
+    result = await advance(access.deps, {
+      autopilot: opts.autopilot,
+      actor: opts.actor,
+      resumeCommand: RESUME,
+      onProgress: (line) => {
+        s.deps.log.info(`${run.slug}: ${line}`);
+        tracker.progress(line);
+      },
+    });
+  } finally {
+    await access.close();
+  }
+  await tracker.flush();
+  let status: RunReport['status'] = result.status;
+  let message = result.message;
+  if (chainPr !== null) {
+    if (result.status === 'done' || result.status === 'stopped') {
+      const published = await publishFinishedRun(s, run, tracker, {
+        chainPr,
+        skillPr: opts.skillPr,
+        actor: opts.actor,
+        resume: RESUME,
+      });
+      message = `${message}; ${published.line}`;
+      if (published.failure !== null) {
+        status = 'failed';
+        message = published.failure;
+      }
+    }
+    await tracker.send(result.state);
+    if (result.gate !== null) await askGate(s, run, chainPr, opts.actor);
+  }
+  return {
+    slug: run.slug,
+    branch: run.branch,
+    chainPr,
+    status,
+    message,
+    state: result.state,
+  };
+}
+
+/** Posts the gate review pinned to the branch head and asks the triggering user to answer. */
+export async function askGate(
+  s: Session,
+  run: GitHubRun,
+  chainPr: number,
+  requester: string,
+): Promise<void> {
+  const state = await loadState({ store: run.store });
+  if (state.open_gate === null) return;
+  const { context } = s.deps;
+  const pinned = await run.store.head();
+  await s.deps.github.postGateReview(
+    chainPr,
+    pinned,
+    renderGateReview({
+      gate: state.open_gate,
+      slug: run.slug,
+      runDir: run.store.runDir,
+      pinnedSha: pinned,
+      blobBase: `${context.serverUrl}/${context.owner}/${context.repo}/blob`,
+      requester,
+    }),
+  );
+  if (!requester.endsWith('[bot]')) await s.deps.github.requestReviewers(chainPr, [requester]);
+}
+
+/** Creates the check run, runs the work, completes it with the outcome (failures included). */
+export async function withCheckRun(
+  s: Session,
+  pr: PullRequestInfo,
+  work: () => Promise<RunReport[]>,
+): Promise<ActionOutcome> {
+  const { github } = s.deps;
+  const checkId = await github.createCheckRun({
+    headSha: pr.headSha,
+    name: CHECK_NAME,
+    title: 'Running',
+    summary: `Skill Optimizer is working on #${pr.number}.`,
+  });
+  let reports: RunReport[];
+  try {
+    reports = await work();
+  } catch (error) {
+    if (!(error instanceof SkillOptimizerError)) throw error;
+    const message = error.retry ? `${error.message}\n\nRetry: ${error.retry}` : error.message;
+    await github.completeCheckRun(checkId, {
+      conclusion: 'failure',
+      title: 'Failed',
+      summary: message,
+    });
+    return {
+      status: 'failed',
+      gate: null,
+      chainPr: null,
+      costUsd: null,
+      summary: `## Skill Optimizer failed\n\n${message}\n`,
+      message,
+    };
+  }
+  const outcome = summarise(reports);
+  await github.completeCheckRun(checkId, {
+    conclusion:
+      outcome.status === 'done' ? 'success' : outcome.status === 'failed' ? 'failure' : 'neutral',
+    title: outcome.message.slice(0, 200),
+    summary: outcome.summary,
+  });
+  return outcome;
+}
+
+function summarise(reports: RunReport[]): ActionOutcome {
+  const rank = { failed: 4, gate: 3, stopped: 2, running: 1, done: 0 } as const;
+  const worst = reports.reduce<RunReport | null>(
+    (acc, r) => (acc === null || rank[r.status] > rank[acc.status] ? r : acc),
+    null,
+  );
+  const status = worst === null || worst.status === 'running' ? 'neutral' : worst.status;
+  const gate = reports.find((r) => r.state.open_gate !== null)?.state.open_gate?.id ?? null;
+  const cost = reports.reduce((sum, r) => sum + r.state.cost_usd, 0);
+  return {
+    status,
+    gate,
+    chainPr: worst?.chainPr ?? null,
+    costUsd: cost,
+    summary: renderJobSummary(reports),
+    message: worst === null ? 'nothing ran' : `${worst.slug}: ${worst.status} — ${worst.message}`,
+  };
+}

@@ -1,0 +1,98 @@
+import { STEP_IDS, type StepId } from '../chain/catalog.js';
+import { loadState } from '../chain/driver.js';
+import type { ChainState } from '../chain/state.js';
+import { renderTracker } from '../routing/tracker.js';
+import { runGit } from '../store/git.js';
+import type { GitHubRun } from './open-run.js';
+import type { ActionGitHub } from './ports.js';
+
+/**
+ * Keeps the chain PR body (the live tracker) in step with the run: one edited body, never a
+ * comment per update. Updates are serialised so the newest state always lands last.
+ */
+export class TrackerSync {
+  private queue: Promise<void> = Promise.resolve();
+  private running: StepId | null = null;
+  chainPr: number | null = null;
+  /** The publishing section shown under the checklist once a finished run was published. */
+  publication: string | null = null;
+  /** The body the chain PR is known to have; an identical update is not sent again. */
+  private sent: string | null = null;
+
+  constructor(
+    private readonly github: ActionGitHub,
+    private readonly run: GitHubRun,
+    private readonly who: { skillPr: number; triggeredBy: string },
+  ) {}
+
+  /** The body for the run's current state (pinned to the branch head when a gate is open). */
+  async body(state?: ChainState): Promise<string> {
+    const current = state ?? (await loadState({ store: this.run.store }));
+    const body = renderTracker(current, {
+      skillPr: this.who.skillPr,
+      triggeredBy: this.who.triggeredBy,
+      pinnedSha: current.open_gate === null ? null : await this.run.store.head(),
+      results: await stepResults(this.run),
+      running: this.running,
+    });
+    return this.publication === null ? body : `${body}\n${this.publication}`;
+  }
+
+  /** Records the body the chain PR already has (just created, or read back from GitHub). */
+  known(body: string | null): void {
+    this.sent = body;
+  }
+
+  /** Writes the body for `state` (default: the run's current state) unless the PR has it already. */
+  async send(state?: ChainState): Promise<void> {
+    const number = this.chainPr;
+    if (number === null) return;
+    const body = await this.body(state);
+    if (body === this.sent) return;
+    await this.github.updatePullRequestBody(number, body);
+    this.sent = body;
+  }
+
+  /** Called with each driver progress line; `NN step: running` marks the step as running. */
+  progress(line: string): void {
+    const match = /^\d\d ([a-z-]+): running$/.exec(line);
+    if (match && (STEP_IDS as readonly string[]).includes(match[1] ?? '')) {
+      this.running = match[1] as StepId;
+      this.schedule();
+    }
+  }
+
+  /** Called after every pushed commit. */
+  pushed(): Promise<void> {
+    this.running = null;
+    this.schedule();
+    return this.flush();
+  }
+
+  flush(): Promise<void> {
+    return this.queue;
+  }
+
+  private schedule(): void {
+    if (this.chainPr === null) return;
+    this.queue = this.queue.then(() => this.send());
+  }
+}
+
+/** One-line results of the steps, newest first, from the work branch's step commits. */
+export async function stepResults(run: GitHubRun): Promise<Partial<Record<StepId, string>>> {
+  const log = await runGit(['log', '--format=%s', 'HEAD', '--', run.store.runDir], {
+    cwd: run.local.worktreeDir,
+  });
+  const prefix = `skill-optimizer(${run.slug}): `;
+  const results: Partial<Record<StepId, string>> = {};
+  for (const subject of log.stdout.split('\n')) {
+    if (!subject.startsWith(prefix)) continue;
+    const match = /^\d\d ([a-z-]+) — (.*)$/.exec(subject.slice(prefix.length));
+    const step = match?.[1] as StepId | undefined;
+    if (step && STEP_IDS.includes(step) && results[step] === undefined) {
+      results[step] = match?.[2] ?? '';
+    }
+  }
+  return results;
+}

@@ -1,0 +1,139 @@
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArtifactPort } from '../../src/action/ports.js';
+import { run } from '../../src/action/run.js';
+import { readResults } from '../../src/bench/results.js';
+import { loadScript } from '../../src/model/scripted/script.js';
+import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
+import { example } from '../routing/webhook-examples.js';
+import { useGitSandbox } from '../store/git-fixture.js';
+import {
+  API_KEY,
+  checkout,
+  EXAMPLE,
+  jobEnv,
+  makeWorld,
+  readOutputs,
+  TOKEN,
+  type World,
+} from './harness.js';
+
+/** An in-memory stand-in for the runner's artifact service: uploads are copied into a folder. */
+class FakeArtifacts implements ArtifactPort {
+  readonly stored: Array<{ id: number; name: string; dir: string; files: string[] }> = [];
+  constructor(private readonly root: string) {}
+
+  async upload(name: string, files: string[], rootDir: string): Promise<void> {
+    const dir = join(this.root, name);
+    const rel = files.map((file) => relative(rootDir, file));
+    for (const [i, file] of files.entries()) {
+      mkdirSync(dirname(join(dir, rel[i] ?? '')), { recursive: true });
+      cpSync(file, join(dir, rel[i] ?? ''));
+    }
+    this.stored.push({ id: this.stored.length + 1, name, dir, files: rel });
+  }
+  async list(prefix: string) {
+    return this.stored
+      .filter((a) => a.name.startsWith(prefix))
+      .map(({ id, name }) => ({ id, name }));
+  }
+  async download(id: number, dir: string): Promise<void> {
+    const found = this.stored.find((a) => a.id === id);
+    if (!found) throw new Error(`no artifact ${id}`);
+    cpSync(found.dir, dir, { recursive: true });
+  }
+}
+
+const sandbox = useGitSandbox();
+let world: World;
+let server: ScriptedServer;
+let store: string;
+const savedBaseUrl = process.env.ANTHROPIC_BASE_URL;
+
+beforeAll(async () => {
+  world = makeWorld(sandbox.base);
+  server = await startScriptedServer({
+    script: await loadScript(join(EXAMPLE, 'tests', 'script.yml')),
+  });
+  process.env.ANTHROPIC_BASE_URL = server.url;
+  store = await mkdtemp(join(tmpdir(), 'so-artifacts-'));
+});
+
+afterAll(async () => {
+  await server.close();
+  if (savedBaseUrl === undefined) delete process.env.ANTHROPIC_BASE_URL;
+  else process.env.ANTHROPIC_BASE_URL = savedBaseUrl;
+  await rm(store, { recursive: true, force: true });
+});
+
+async function job(inputs: Record<string, string>, artifacts: ArtifactPort) {
+  const workspace = checkout(world);
+  cpSync(join(EXAMPLE, 'skill'), join(workspace, 'bench', 'skill'), { recursive: true });
+  cpSync(join(EXAMPLE, 'tests'), join(workspace, 'bench', 'tests'), { recursive: true });
+  const env = jobEnv({
+    workspace,
+    eventName: 'workflow_dispatch',
+    payload: example('workflow_dispatch'),
+    inputs,
+  });
+  try {
+    const outcome = await run({ artifacts, github: { retry: false, throttle: false } });
+    return {
+      outcome,
+      outputs: readOutputs(env.files.output),
+      summary: readFileSync(env.files.summary, 'utf8'),
+    };
+  } finally {
+    env.restore();
+  }
+}
+
+describe('bench-shard and bench-merge', () => {
+  it('runs each shard, uploads its results, and merges every shard into one summary', async () => {
+    const artifacts = new FakeArtifacts(store);
+    const common = {
+      'github-token': TOKEN,
+      'anthropic-api-key': API_KEY,
+      suite: 'bench/tests/suite.yml',
+    };
+    const first = await job({ ...common, command: 'bench-shard', shard: '1/2' }, artifacts);
+    const second = await job({ ...common, command: 'bench-shard', shard: '2/2' }, artifacts);
+
+    expect(first.outputs.status).toBe('done');
+    expect(second.outputs.status).toBe('done');
+    expect(artifacts.stored.map((a) => a.name)).toEqual([
+      'skill-optimizer-bench-1',
+      'skill-optimizer-bench-2',
+    ]);
+    for (const a of artifacts.stored)
+      expect(a.files).toEqual(expect.arrayContaining(['results.jsonl', 'meta.json']));
+    const shardRecords = await Promise.all(artifacts.stored.map((a) => readResults(a.dir)));
+    const keys = shardRecords.flat().map((r) => `${r.probe}|${r.model}|${r.trial}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.length).toBe(5 * 2 * 3);
+    expect(shardRecords.every((records) => records.length > 0)).toBe(true);
+    expect(first.summary).toContain('shard 1/2');
+
+    const merged = await job({ 'github-token': TOKEN, command: 'bench-merge' }, artifacts);
+    expect(merged.outputs.status).toBe('done');
+    expect(merged.outcome.message).toBe('merged 30 trials from 2 shards');
+    expect(merged.summary).toContain('Bench (2 shards merged)');
+    expect(merged.summary).toContain('fixed-with-pr');
+    expect(Number(merged.outputs.cost)).toBeGreaterThan(0);
+  });
+
+  it('fails the merge plainly when no shard uploaded anything', async () => {
+    const merged = await job(
+      { 'github-token': TOKEN, command: 'bench-merge' },
+      new FakeArtifacts(store),
+    );
+    expect(merged.outputs.status).toBe('failed');
+    expect(merged.summary).toContain(
+      'no bench shard artifacts (skill-optimizer-bench-<i>) in this workflow run',
+    );
+    process.exitCode = undefined;
+  });
+});

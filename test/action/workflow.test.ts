@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { dispatchInputs } from '../../src/app/handlers.js';
+
+const WORKFLOW = 'examples/workflows/skill-optimizer.yml';
+const APP_WORKFLOW = 'examples/workflows/skill-optimizer-app.yml';
+
+// biome-ignore lint/suspicious/noExplicitAny: a parsed workflow is walked freely.
+type Workflow = any;
+
+function load(path: string): { text: string; workflow: Workflow } {
+  const text = readFileSync(path, 'utf8');
+  return { text, workflow: parse(text) };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: as above.
+function stepsOf(workflow: Workflow): any[] {
+  return Object.values(workflow.jobs).flatMap((job) => (job as { steps: unknown[] }).steps);
+}
+
+/** Every input the App can send: a dispatch with all of them set. */
+const APP_INPUTS = Object.keys(
+  dispatchInputs({
+    pr: 1,
+    command: { kind: 'answer', option: 'keep' },
+    actor: 'octocat',
+    skill: 'skills/pdf',
+    commentId: 2,
+  }),
+).sort();
+
+describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
+  const { workflow } = load(path);
+  const steps = stepsOf(workflow);
+
+  it('declares every input the App dispatches (GitHub refuses undeclared ones)', () => {
+    expect(APP_INPUTS).toEqual(['actor', 'command', 'comment_id', 'pr', 'skill']);
+    const declared = workflow.on.workflow_dispatch.inputs;
+    for (const name of APP_INPUTS) expect(declared[name], name).toMatchObject({ type: 'string' });
+    expect(declared.pr.required).toBe(true);
+    for (const name of APP_INPUTS.filter((n) => n !== 'pr')) {
+      expect(declared[name], name).toMatchObject({ required: false, default: '' });
+    }
+    expect(Object.keys(declared).sort()).toEqual([...APP_INPUTS, 'suite'].sort());
+  });
+
+  it('never uses pull_request_target', () => {
+    expect(Object.keys(workflow.on)).not.toContain('pull_request_target');
+  });
+
+  it('reads only at the top and grants writes per job', () => {
+    expect(workflow.permissions).toEqual({ contents: 'read' });
+    expect(workflow.jobs.chain.permissions).toEqual({
+      contents: 'write',
+      'pull-requests': 'write',
+      checks: 'write',
+      issues: 'write',
+    });
+    for (const job of Object.values(workflow.jobs)) {
+      expect((job as { permissions?: unknown }).permissions).toBeDefined();
+    }
+  });
+
+  it('serialises runs per PR without cancelling them', () => {
+    expect(workflow.concurrency.group).toMatch(/^skill-optimizer-\$\{\{ .*inputs\.pr \}\}$/);
+    expect(workflow.concurrency['cancel-in-progress']).toBe(false);
+  });
+
+  it("skips the bot's own events", () => {
+    expect(workflow.jobs.chain.if).toContain("github.event.sender.login != 'github-actions[bot]'");
+  });
+
+  it('pins every action by full commit SHA and keeps credentials off disk', () => {
+    for (const step of steps.filter((s) => s.uses)) {
+      expect(step.uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+    }
+    for (const step of steps.filter((s) => String(s.uses).startsWith('actions/checkout@'))) {
+      expect(step.with['persist-credentials']).toBe(false);
+    }
+  });
+
+  it('never expands expressions inside run:', () => {
+    const runs = steps.filter((s) => s.run).map((s) => s.run as string);
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs) expect(run).not.toMatch(/\$\{\{/);
+  });
+
+  it('benches in a shard matrix and merges the shards', () => {
+    const bench = workflow.jobs.bench;
+    expect(bench.if).toContain("inputs.suite != ''");
+    expect(workflow.jobs.chain.if).toContain("inputs.suite == ''");
+    expect(bench.strategy.matrix.shard.length).toBeGreaterThan(1);
+    const shardStep = bench.steps.find(
+      (s: { with?: { command?: string } }) => s.with?.command === 'bench-shard',
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+    expect(shardStep.with.shard).toBe('${{ matrix.shard }}');
+    const merge = workflow.jobs['bench-merge'];
+    expect(merge.needs).toBe('bench');
+    expect(
+      merge.steps.some((s: { with?: { command?: string } }) => s.with?.command === 'bench-merge'),
+    ).toBe(true);
+  });
+});
+
+describe('the two ways to install', () => {
+  const plain = load(WORKFLOW);
+  const app = load(APP_WORKFLOW);
+
+  it('workflow only: triggers on labels, comments, reviews and dispatch', () => {
+    expect(plain.workflow.on).toMatchObject({
+      pull_request: { types: ['labeled'] },
+      issue_comment: { types: ['created'] },
+      pull_request_review: { types: ['submitted'] },
+      workflow_dispatch: { inputs: { pr: { required: true } } },
+    });
+    expect(plain.workflow.concurrency.group).toMatch(
+      /^skill-optimizer-\$\{\{ github\.event\.pull_request\.number \|\| github\.event\.issue\.number/,
+    );
+  });
+
+  it('with the App: only workflow_dispatch, so no event is handled twice', () => {
+    expect(Object.keys(app.workflow.on)).toEqual(['workflow_dispatch']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+    expect(app.workflow.concurrency.group).toBe('skill-optimizer-${{ inputs.pr }}');
+  });
+
+  it('both run the same jobs with the same steps', () => {
+    expect(Object.keys(app.workflow.jobs)).toEqual(Object.keys(plain.workflow.jobs));
+    expect(stepsOf(app.workflow)).toEqual(stepsOf(plain.workflow));
+    expect(app.workflow.on.workflow_dispatch).toEqual(plain.workflow.on.workflow_dispatch);
+  });
+
+  it('each header says how to install it, under the name the App dispatches', () => {
+    for (const { text } of [plain, app]) {
+      expect(text).toContain('.github/workflows/skill-optimizer.yml');
+    }
+    expect(plain.text).toContain('examples/workflows/skill-optimizer-app.yml');
+    expect(app.text).toContain('examples/workflows/skill-optimizer.yml');
+  });
+});
