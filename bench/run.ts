@@ -7,6 +7,7 @@ import { concurrencyBenchmark } from './concurrency.js';
 import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from './report.js';
 import { memoryBenchmark } from './rss.js';
 import { sandboxBenchmark } from './sandbox-overhead.js';
+import { webhookBenchmark } from './webhook.js';
 
 /**
  * `npm run bench [-- --only <name>]`: runs the performance benchmarks one after another, prints
@@ -21,6 +22,7 @@ const BENCHMARKS: Benchmark[] = [
   cacheBenchmark,
   chainParallelBenchmark,
   chainDemoBenchmark,
+  webhookBenchmark,
 ];
 
 const RESULTS_PATH = join(import.meta.dirname, 'results', 'latest.json');
