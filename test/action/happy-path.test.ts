@@ -114,8 +114,8 @@ function useRun(name: string) {
 afterAll(() => {
   if (savedBaseUrl === undefined) delete process.env.ANTHROPIC_BASE_URL;
   else process.env.ANTHROPIC_BASE_URL = savedBaseUrl;
-  const gated = requests.only('gated:');
-  const autopilot = requests.only('autopilot:');
+  const gated = requests.labelled('gated:');
+  const autopilot = requests.labelled('autopilot:');
   console.log(
     gated.render('gated run (label, 4 gates approved by review, publish fails once, retried)'),
   );

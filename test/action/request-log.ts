@@ -41,7 +41,7 @@ export class RequestLog {
   }
 
   /** The requests of the jobs whose name starts with `prefix`. */
-  only(prefix: string): RequestLog {
+  labelled(prefix: string): RequestLog {
     const log = new RequestLog();
     log.entries.push(...this.entries.filter((e) => e.job.startsWith(prefix)));
     return log;
