@@ -1,4 +1,5 @@
 import { answerGate, loadState } from '../chain/driver.js';
+import { markStopped, pickFunctionalities, queueRerun } from '../chain/steer.js';
 import { workBranchName } from '../routing/branch.js';
 import type { ParsedCommand } from '../routing/commands.js';
 import type { RouteDecision } from '../routing/route.js';
@@ -18,7 +19,6 @@ import {
   type Steer,
   withCheckRun,
 } from './session.js';
-import { pickFunctionalities, queueRerun, stopRun } from './steer.js';
 import { type RunReport, renderJobSummary } from './summary.js';
 import { TrackerSync } from './tracker-sync.js';
 
@@ -151,7 +151,7 @@ async function applyCommand(
     drive(s, run, tracker, { actor, autopilot: false, skillPr, ...(steer ? { steer } : {}) });
   switch (command.kind) {
     case 'stop':
-      await stopRun(run.store, actor, now);
+      await markStopped(run.store, actor, now);
       return idle(run, target, tracker);
     case 'status': {
       const report = await idle(run, target, tracker);

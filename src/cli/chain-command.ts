@@ -2,13 +2,14 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { openChainAccess } from '../access/chain-access.js';
 import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
-import { operatorCommit, parseStepRef, STEP_IDS, STEPS } from '../chain/catalog.js';
+import { parseStepRef, STEP_IDS, STEPS } from '../chain/catalog.js';
 import { advance, answerGate, type DriverResult, loadState, stopRun } from '../chain/driver.js';
 import { STEP_INPUTS } from '../chain/next.js';
-import { applyPicks, parsePickSelection } from '../chain/picks.js';
+import { parsePickSelection } from '../chain/picks.js';
 import type { DriverDeps } from '../chain/ports.js';
 import { localSkillSource, openRun, runSlug } from '../chain/start.js';
-import { type ChainState, stateChange } from '../chain/state.js';
+import type { ChainState } from '../chain/state.js';
+import { pickFunctionalities, queueRerun } from '../chain/steer.js';
 import { loadConfig } from '../config/load.js';
 import { resolveLoopSettings } from '../config/loop.js';
 import { type Config, PRESET_NAMES, type PresetName } from '../config/schema.js';
@@ -138,34 +139,7 @@ export async function pickCommand(
 ): Promise<number> {
   return withRun(opts, io, async ({ store, root, skillPath, config, actor }) => {
     const parsed = parsePickSelection(selection.join(' '));
-    const { changes, picked } = await applyPicks(store, parsed);
-    const state = await loadState({ store });
-    const closing = state.open_gate?.id === 'picks';
-    const next: ChainState = closing
-      ? {
-          ...state,
-          status: 'running',
-          open_gate: null,
-          picks_pending: false,
-          decisions: [
-            ...state.decisions,
-            {
-              gate: 'picks',
-              answer: `pick ${selection.join(' ')}`,
-              by: actor,
-              at: new Date().toISOString(),
-            },
-          ],
-        }
-      : state;
-    await store.commit(
-      operatorCommit(state.slug, 'pick', `${picked.join(', ')} by ${actor}`),
-      [
-        ...changes,
-        ...(closing || state.picks_pending ? [stateChange({ ...next, picks_pending: false })] : []),
-      ],
-      { allowEmpty: false },
-    );
+    const picked = await pickFunctionalities(store, parsed, selection.join(' '), actor, new Date());
     io.stdout.write(`picked: ${picked.join(', ')}\n`);
     return continueIfPossible(store, root, skillPath, config, opts, io, actor);
   });
@@ -185,37 +159,8 @@ export async function rerunCommand(
     );
   }
   return withRun(opts, io, async ({ store, root, skillPath, config, actor }) => {
-    const state = await loadState({ store });
-    const text = directive?.trim() || `Re-run requested by ${actor}; no further instructions.`;
-    const next: ChainState = {
-      ...state,
-      status:
-        state.status === 'gate'
-          ? 'running'
-          : state.status === 'done' || state.status === 'stopped'
-            ? 'running'
-            : state.status,
-      stop_reason: null,
-      open_gate: null,
-      revisions: step === 'improve' ? 0 : state.revisions,
-      rejected_rounds: step === 'write-tests' ? 0 : state.rejected_rounds,
-      consecutive_failures: 0,
-      directives: { ...state.directives, [step]: [...(state.directives[step] ?? []), text] },
-      decisions: state.open_gate
-        ? [
-            ...state.decisions,
-            {
-              gate: state.open_gate.id,
-              answer: `rerun ${step}`,
-              by: actor,
-              at: new Date().toISOString(),
-            },
-          ]
-        : state.decisions,
-    };
-    await store.commit(operatorCommit(state.slug, `rerun ${step}`, `directive by ${actor}`), [
-      stateChange(next),
-    ]);
+    const text = directive?.trim();
+    await queueRerun(store, step, text ? [text] : [], actor, new Date());
     io.stdout.write(`queued a re-run of ${step}\n`);
     return continueIfPossible(store, root, skillPath, config, opts, io, actor);
   });

@@ -14,18 +14,13 @@ import {
   readIntent,
   readSkill,
   readSubmissionsIfUpstream,
-  requireReport,
   type SkillSnapshot,
   skillSections,
   writeReport,
 } from '../inputs.js';
 import { type ChainModel, type RolePrompt, renderRolePrompt } from '../model.js';
 import { type StepOutcome, StepRefusedError, type StepRun } from '../ports.js';
-import {
-  functionalityFrontmatter,
-  proposalFrontmatter,
-  submissionsFrontmatter,
-} from '../reports.js';
+import { proposalFrontmatter } from '../reports.js';
 import { type AnalysedWeakness, readAnalysis } from './analyze.js';
 
 /**

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { renderFrontmatter } from '../../bench/frontmatter.js';
 import { InvalidFileError } from '../../errors.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
@@ -27,13 +26,7 @@ import {
 } from '../inputs.js';
 import { type ChainModel, type RolePrompt, renderRolePrompt } from '../model.js';
 import type { StepOutcome, StepRun } from '../ports.js';
-import {
-  functionalityFrontmatter,
-  proposalFrontmatter,
-  submissionsFrontmatter,
-  type Verdict,
-  verdictFrontmatter,
-} from '../reports.js';
+import { proposalFrontmatter, type Verdict, verdictFrontmatter } from '../reports.js';
 import type { ChainState } from '../state.js';
 
 /**

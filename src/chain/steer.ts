@@ -1,12 +1,12 @@
-import { operatorCommit, type StepId } from '../chain/catalog.js';
-import { loadState } from '../chain/driver.js';
-import { applyPicks, type PickSelection } from '../chain/picks.js';
-import { type ChainState, stateChange } from '../chain/state.js';
 import type { RunStore } from '../store/port.js';
+import { operatorCommit, type StepId } from './catalog.js';
+import { loadState } from './driver.js';
+import { applyPicks, type PickSelection } from './picks.js';
+import { type ChainState, stateChange } from './state.js';
 
 /**
- * Human steering that changes the run's state without a model (CHAIN.md §5 commands): each is
- * one commit. The driver then continues from the new state.
+ * Human steering that changes the run's state without a model (CHAIN.md §5 commands), shared by
+ * the CLI and the Action: each is one commit. The driver then continues from the new state.
  */
 
 function closeGate(state: ChainState, answer: string, actor: string, now: Date): ChainState {
@@ -22,7 +22,7 @@ function closeGate(state: ChainState, answer: string, actor: string, now: Date):
 }
 
 /** `/optimize stop`: ends the run at this step boundary. False when it had already ended. */
-export async function stopRun(store: RunStore, actor: string, now: Date): Promise<boolean> {
+export async function markStopped(store: RunStore, actor: string, now: Date): Promise<boolean> {
   const state = await loadState({ store });
   if (state.status === 'done' || state.status === 'stopped') return false;
   const next: ChainState = {
@@ -74,12 +74,14 @@ export async function pickFunctionalities(
   const { changes, picked } = await applyPicks(store, selection);
   const state = await loadState({ store });
   const closing = state.open_gate?.id === 'picks';
-  const next = closing
-    ? { ...closeGate(state, `pick ${label}`, actor, now), status: 'running' as const }
-    : state;
+  // A pick answers the picks gate and settles proposals step 3 left pending.
+  const next: ChainState = {
+    ...(closing ? { ...closeGate(state, `pick ${label}`, actor, now), status: 'running' } : state),
+    picks_pending: false,
+  };
   await store.commit(operatorCommit(state.slug, 'pick', `${picked.join(', ')} by ${actor}`), [
     ...changes,
-    ...(closing ? [stateChange(next)] : []),
+    ...(closing || state.picks_pending ? [stateChange(next)] : []),
   ]);
   return picked;
 }
