@@ -1,16 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import {
-  createResultsDir,
-  mergeResults,
-  readMeta,
-  writeMeta,
-  writeResults,
-} from '../bench/results.js';
+import { mergeShardResults } from '../bench/merge.js';
 import { runBench } from '../bench/run-bench.js';
 import { formatShard } from '../bench/shard.js';
 import { loadSuite } from '../bench/suite.js';
-import { renderSummary } from '../bench/summary.js';
 import { SkillOptimizerError } from '../errors.js';
 import type { ActionDeps, ActionOutcome } from './ports.js';
 
@@ -94,29 +87,12 @@ export async function benchMerge(deps: ActionDeps): Promise<ActionOutcome> {
     await deps.artifacts.download(artifact.id, dir);
     dirs.push(dir);
   }
-  const records = await mergeResults(dirs);
-  const metas = await Promise.all(dirs.map((d) => readMeta(d)));
-  const [first] = metas;
-  if (first === undefined) throw new BenchMergeError('no shard results to merge');
-  const isolation = new Set(metas.map((m) => m.isolation)).size === 1 ? first.isolation : null;
-  const excluded = [...new Map(metas.flatMap((m) => m.excluded).map((e) => [e.probe, e])).values()];
-  const out = await createResultsDir(join(root, 'merged'), deps.now());
-  await writeResults(join(out, 'results.jsonl'), records);
-  await writeMeta(out, {
-    ...first,
-    shard: null,
-    isolation,
-    merged_from: found.map((a) => a.name),
-    excluded,
-    started: metas.map((m) => m.started).sort()[0] ?? first.started,
-    finished: deps.now().toISOString(),
-  });
-  const summary = renderSummary({
+  const { records, summary } = await mergeShardResults({
+    dirs,
+    outRoot: join(root, 'merged'),
+    now: deps.now(),
     title: `Bench (${found.length} shards merged)`,
-    records,
-    excluded,
-    ...(isolation ? { isolation } : {}),
-    runner: first.runner,
+    mergedFrom: found.map((a) => a.name),
   });
   const cost = records.reduce((sum, r) => sum + r.cost_usd, 0);
   return {

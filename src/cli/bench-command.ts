@@ -1,20 +1,13 @@
-import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openModelAccess } from '../access/model-access.js';
 import { compareResults } from '../bench/compare.js';
-import {
-  createResultsDir,
-  mergeResults,
-  readMeta,
-  readResults,
-  writeMeta,
-  writeResults,
-} from '../bench/results.js';
+import { mergeShardResults } from '../bench/merge.js';
+import { readResults } from '../bench/results.js';
 import { runBench } from '../bench/run-bench.js';
 import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { parseShard } from '../bench/shard.js';
 import { loadSuite } from '../bench/suite.js';
-import { renderComparison, renderSummary } from '../bench/summary.js';
+import { renderComparison } from '../bench/summary.js';
 import type { RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
 import { type CliIO, progressBar, progressPrinter } from './io.js';
@@ -110,36 +103,16 @@ export async function mergeCommand(
   io: CliIO,
 ): Promise<void> {
   const abs = dirs.map((d) => resolve(d));
-  const records = await mergeResults(abs);
-  const metas = await Promise.all(abs.map((d) => readMeta(d)));
-  const [first] = metas;
-  if (first === undefined)
+  if (abs.length === 0)
     throw new SkillOptimizerError('bench merge needs at least one results folder');
-  const isolations = new Set(metas.map((m) => m.isolation));
-  const excluded = dedupeExcluded(metas.flatMap((m) => m.excluded));
-  const isolation = isolations.size === 1 ? first.isolation : null;
-  const dir = await createResultsDir(resolve(opts.out), new Date());
-  await writeResults(join(dir, 'results.jsonl'), records);
-  await writeMeta(dir, {
-    ...first,
-    shard: null,
-    isolation,
-    merged_from: abs,
-    excluded,
-    started: metas.map((m) => m.started).sort()[0] ?? first.started,
-    finished: new Date().toISOString(),
+  const { dir, records } = await mergeShardResults({
+    dirs: abs,
+    outRoot: resolve(opts.out),
+    now: new Date(),
+    title: 'Bench (merged shards)',
+    mergedFrom: abs,
   });
   const summaryPath = join(dir, 'summary.md');
-  await writeFile(
-    summaryPath,
-    renderSummary({
-      title: 'Bench (merged shards)',
-      records,
-      excluded,
-      ...(isolation ? { isolation } : {}),
-      runner: first.runner,
-    }),
-  );
   io.stdout.write(
     `merged ${records.length} trials from ${abs.length} shards\nsummary: ${summaryPath}\n`,
   );
@@ -151,10 +124,4 @@ export async function compareCommand(before: string, after: string, io: CliIO): 
     await readResults(resolve(after)),
   );
   io.stdout.write(`${renderComparison(comparison)}\n`);
-}
-
-function dedupeExcluded<T extends { probe: string }>(items: T[]): T[] {
-  const seen = new Map<string, T>();
-  for (const item of items) if (!seen.has(item.probe)) seen.set(item.probe, item);
-  return [...seen.values()];
 }
