@@ -195,6 +195,7 @@ function describe(log: Log, label: string, p: Pair): void {
 const okSmoke: BenchPort = {
   run: () => Promise.reject(new Error('steps 4 and 5 never run the bench')),
   smoke: async () => ({ ok: true, reasons: [] }),
+  estimateTrialCost: () => 0,
 };
 
 /**

@@ -58,17 +58,34 @@ export async function openChainAccess(opts: {
           baseline: request.baseline,
           outRoot: request.outRoot,
           keepWorkspaces: false,
+          ...(request.keys ? { keys: request.keys } : {}),
+          ...(request.reserve ? { reserve: request.reserve } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
         },
-        { runner: access.runner, sandbox: access.sandbox, costOf: access.costOf, log: opts.log },
+        {
+          runner: access.runner,
+          sandbox: access.sandbox,
+          costOf: access.costOf,
+          log: opts.log,
+          ...(request.onTrial ? { onProgress: (p) => request.onTrial?.(p.last) } : {}),
+        },
       );
       return {
         dir: result.dir,
         records: result.records,
         excluded: result.excluded,
         isolation: access.sandbox.level,
+        skipped: result.skipped,
       };
     },
+    // Before any trial is measured: a typical agent trial of ~30k input and ~3k output tokens.
+    estimateTrialCost: (model) =>
+      access.costOf(model, {
+        input_tokens: 30_000,
+        output_tokens: 3_000,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      }),
     smoke: (probe) => smokeCheck(access.sandbox, probe),
   };
   const deps: DriverDeps = {

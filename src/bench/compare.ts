@@ -1,19 +1,52 @@
 /**
- * Before/after comparison of two benches of the same suite (CHAIN.md §6.4).
+ * Before/after comparison of two benches of the same suite and the verdict it supports. The rule
+ * is written out for maintainers in docs/decision-rule.md; in short:
  *
- * Noise: a difference counts only when the 95% Newcombe interval for the difference of two
- * independent proportions (his "method 10": the hybrid score interval built from each side's
- * Wilson interval) excludes 0. Unlike a normal-approximation z-test it stays sensible at the
- * small trial counts and 0%/100% rates a bench produces (3 trials per probe by default).
+ * - A difference of two pass rates is judged with Newcombe's hybrid score interval ("method 10",
+ *   built from each side's Wilson interval), which stays sensible at the small trial counts and
+ *   0%/100% rates a bench produces.
+ * - *improved*: the held-out probes' pooled difference has a two-sided interval above 0 at the
+ *   stated confidence (split across the planned looks when trials may be added), and nothing
+ *   below rejects. Visible probes alone never make an improvement.
+ * - *rejected*: any probe, or the per-probe minimum, or the held-out pool, is worse beyond noise
+ *   at a one-sided bound of the same confidence (the burden of proof is on the change: showing
+ *   harm needs less evidence than showing a gain).
+ * - *inconclusive*: everything else.
  *
- * Only runs with the skill are compared; baseline (no-skill) trials are left out. Errors are
- * left out of every rate, as in the summary.
+ * Only runs with the skill are compared; baseline (no-skill) trials are judged separately by
+ * `compareWithBaseline`. Errored trials carry no outcome; a bench with too many of them is
+ * invalid before any verdict (see `benchValidity`).
  */
 import { formatPercent, formatPoints } from './percent.js';
-import { groupBy, type Interval, type PooledRate, pooled, wilson } from './stats.js';
+import {
+  groupBy,
+  type Interval,
+  oneSidedZ,
+  type PooledRate,
+  pooled,
+  twoSidedZ,
+  wilson,
+} from './stats.js';
 import type { TrialRecord } from './types.js';
 
-export type Verdict = 'improved' | 'regressed' | 'noise';
+/** What one difference says on its own. */
+export type Direction = 'better' | 'worse' | 'noise';
+
+/** The three outcomes a candidate can get. */
+export type Outcome = 'improved' | 'inconclusive' | 'rejected';
+
+export interface DecisionRule {
+  /** Confidence of every claim, e.g. 0.95. */
+  confidence: number;
+  /**
+   * How many times the data may be looked at before deciding (1 + the planned extensions). The
+   * improvement claim spends its error rate evenly across them (Bonferroni), so deciding at any
+   * look keeps the overall false-improvement rate at or below 1 − confidence.
+   */
+  looks: number;
+}
+
+export const DEFAULT_RULE: DecisionRule = { confidence: 0.95, looks: 1 };
 
 export interface Side {
   passRate: number | null;
@@ -26,9 +59,9 @@ export interface Difference {
   after: Side;
   /** after − before; null when either side has no graded trial. */
   delta: number | null;
-  /** 95% Newcombe interval of the difference. */
+  /** Newcombe interval of the difference at the z it was computed with. */
   interval: Interval;
-  verdict: Verdict;
+  direction: Direction;
 }
 
 export interface ProbeDifference extends Difference {
@@ -40,9 +73,22 @@ export interface ProbeDifference extends Difference {
 export interface Comparison {
   perProbe: ProbeDifference[];
   overall: Difference;
-  /** Pooled over held-out probes (all models); null when the suite has none. */
+  /** Pooled over held-out probes (all models), at the improvement claim's z; null without any. */
   heldout: Difference | null;
+  /** The weakest probe before vs the weakest probe after (one-sided regression bound). */
+  minimum: (Difference & { beforeProbe: string; afterProbe: string }) | null;
+  outcome: Outcome;
+  /** True only for *improved*. */
   accepted: boolean;
+  /** The confidence the outcome is stated at, and the per-look share the improvement used. */
+  confidence: number;
+  looks: number;
+  /** Probes (with the skill) regressing beyond noise. */
+  regressions: ProbeDifference[];
+  /** Probes whose estimate fell without being shown worse: worth more trials before deciding. */
+  nearRegression: ProbeDifference[];
+  /** The held-out estimate favours the candidate (used to decide on adding trials). */
+  favourable: boolean;
   reasons: string[];
 }
 
@@ -52,44 +98,50 @@ const side = (rate: PooledRate): Side => ({
   passes: rate.passes,
 });
 
-/** Newcombe's hybrid score interval for p_after − p_before, and what it says. */
-export function difference(before: PooledRate, after: PooledRate): Difference {
+/**
+ * Newcombe's hybrid score interval for p_after − p_before at `z`, and its direction: 'better' when
+ * the interval lies above 0, 'worse' when below.
+ */
+export function difference(before: PooledRate, after: PooledRate, z = twoSidedZ(0.95)): Difference {
   if (before.passRate === null || after.passRate === null) {
     return {
       before: side(before),
       after: side(after),
       delta: null,
       interval: { low: -1, high: 1 },
-      verdict: 'noise',
+      direction: 'noise',
     };
   }
   const p1 = before.passRate;
   const p2 = after.passRate;
-  const w1 = wilson(before.passes, before.n);
-  const w2 = wilson(after.passes, after.n);
+  const w1 = wilson(before.passes, before.n, z);
+  const w2 = wilson(after.passes, after.n, z);
   const delta = p2 - p1;
   const low = delta - Math.hypot(p2 - w2.low, w1.high - p1);
   const high = delta + Math.hypot(w2.high - p2, p1 - w1.low);
-  const verdict: Verdict = low > 0 ? 'improved' : high < 0 ? 'regressed' : 'noise';
-  return { before: side(before), after: side(after), delta, interval: { low, high }, verdict };
+  const direction: Direction = low > 0 ? 'better' : high < 0 ? 'worse' : 'noise';
+  return { before: side(before), after: side(after), delta, interval: { low, high }, direction };
 }
 
 const keyOf = (model: string, probe: string) => JSON.stringify([model, probe]);
 const cellKey = (r: TrialRecord) => keyOf(r.model, r.probe);
+const withSkill = (records: readonly TrialRecord[]) => records.filter((r) => !r.baseline);
 
-/** Compares two result sets of the same suite; `accepted` is the §6.4 rule for keeping an improvement. */
+/** z of the improvement claim: two-sided at the confidence, its error rate split over the looks. */
+export function improvementZ(rule: DecisionRule): number {
+  return twoSidedZ(1 - (1 - rule.confidence) / Math.max(1, rule.looks));
+}
+
+/** Compares the kept skill's bench (`before`) with a candidate's (`after`) and gives the verdict. */
 export function compareResults(
   before: readonly TrialRecord[],
   after: readonly TrialRecord[],
+  rule: DecisionRule = DEFAULT_RULE,
 ): Comparison {
-  const beforeCells = groupBy(
-    before.filter((r) => !r.baseline),
-    cellKey,
-  );
-  const afterCells = groupBy(
-    after.filter((r) => !r.baseline),
-    cellKey,
-  );
+  const zGain = improvementZ(rule);
+  const zHarm = oneSidedZ(rule.confidence);
+  const beforeCells = groupBy(withSkill(before), cellKey);
+  const afterCells = groupBy(withSkill(after), cellKey);
   const reasons: string[] = [];
   let comparable = true;
 
@@ -106,7 +158,7 @@ export function compareResults(
       );
       continue;
     }
-    const diff = difference(pooled(b), pooled(a));
+    const diff = difference(pooled(b), pooled(a), zHarm);
     if (diff.delta === null) {
       comparable = false;
       reasons.push(
@@ -116,36 +168,187 @@ export function compareResults(
     perProbe.push({ model, probe, heldout: [...b, ...a].some((r) => r.heldout), ...diff });
   }
 
-  const kept = (records: readonly TrialRecord[]) => records.filter((r) => !r.baseline);
-  const overall = difference(pooled(kept(before)), pooled(kept(after)));
+  const overall = difference(pooled(withSkill(before)), pooled(withSkill(after)), zGain);
   const heldoutIds = new Set(perProbe.filter((p) => p.heldout).map((p) => keyOf(p.model, p.probe)));
   const inHeldout = (r: TrialRecord) => heldoutIds.has(cellKey(r));
-  const heldout =
-    heldoutIds.size === 0
-      ? null
-      : difference(pooled(kept(before).filter(inHeldout)), pooled(kept(after).filter(inHeldout)));
+  const heldoutBefore = pooled(withSkill(before).filter(inHeldout));
+  const heldoutAfter = pooled(withSkill(after).filter(inHeldout));
+  const heldout = heldoutIds.size === 0 ? null : difference(heldoutBefore, heldoutAfter, zGain);
+  const heldoutHarm = heldoutIds.size === 0 ? null : difference(heldoutBefore, heldoutAfter, zHarm);
 
-  const regressed = perProbe.filter((p) => p.verdict === 'regressed');
-  for (const p of regressed) {
+  const regressions = perProbe.filter((p) => p.direction === 'worse');
+  for (const p of regressions) {
+    reasons.push(`probe '${p.probe}' (${p.model}) regressed beyond noise: ${rateChange(p)}`);
+  }
+  const minimum = minimumDifference(perProbe, before, after, zHarm);
+  if (minimum?.direction === 'worse') {
     reasons.push(
-      `probe '${p.probe}' (${p.model}) regressed beyond noise: ${formatPercent(p.before.passRate)} → ${formatPercent(p.after.passRate)}`,
+      `the per-probe minimum fell beyond noise: '${minimum.beforeProbe}' ${formatPercent(minimum.before.passRate)} → '${minimum.afterProbe}' ${formatPercent(minimum.after.passRate)}`,
     );
   }
-  let heldoutBetter = false;
-  if (heldout === null) {
-    reasons.push('no held-out probes: an improvement is accepted only on held-out evidence');
+  const nearRegression = perProbe.filter(
+    (p) => p.direction === 'noise' && p.delta !== null && p.delta < 0,
+  );
+
+  let outcome: Outcome;
+  if (!comparable) {
+    outcome = 'inconclusive';
+    reasons.push('the two benches do not cover the same graded probes, so no verdict is given');
+  } else if (regressions.length > 0 || minimum?.direction === 'worse') {
+    outcome = 'rejected';
+    if (heldout !== null && heldoutHarm?.direction === 'worse') {
+      reasons.push(`held-out pass rate fell beyond noise: ${rateChange(heldout)}`);
+    }
+  } else if (heldout === null || heldoutHarm === null) {
+    outcome = 'inconclusive';
+    reasons.push('no held-out probes: visible probes alone never make an improvement');
   } else if (heldout.delta === null) {
+    outcome = 'inconclusive';
     reasons.push('no graded held-out trial on one side');
-  } else {
-    heldoutBetter = heldout.delta > 0;
-    const change = `${formatPercent(heldout.before.passRate)} → ${formatPercent(heldout.after.passRate)} (${formatPoints(heldout.delta)})`;
+  } else if (heldoutHarm.direction === 'worse') {
+    outcome = 'rejected';
+    reasons.push(`held-out pass rate fell beyond noise: ${rateChange(heldout)}`);
+  } else if (heldout.direction === 'better') {
+    outcome = 'improved';
     reasons.push(
-      heldoutBetter
-        ? `held-out pass rate improved: ${change}`
-        : `held-out pass rate not better: ${change}`,
+      `held-out pass rate rose beyond noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)}`,
+      'no probe and not the per-probe minimum fell beyond noise',
+    );
+  } else {
+    outcome = 'inconclusive';
+    reasons.push(
+      `held-out change is within noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)} includes 0`,
     );
   }
-  const accepted = comparable && heldoutBetter && regressed.length === 0;
-  if (accepted) reasons.push('no probe regressed beyond noise');
-  return { perProbe, overall, heldout, accepted, reasons };
+  return {
+    perProbe,
+    overall,
+    heldout,
+    minimum,
+    outcome,
+    accepted: outcome === 'improved',
+    confidence: rule.confidence,
+    looks: rule.looks,
+    regressions,
+    nearRegression,
+    favourable: heldout?.delta !== null && heldout?.delta !== undefined && heldout.delta > 0,
+    reasons,
+  };
+}
+
+function rateChange(d: Difference): string {
+  return `${formatPercent(d.before.passRate)} (${d.before.passes}/${d.before.n}) → ${formatPercent(d.after.passRate)} (${d.after.passes}/${d.after.n})${d.delta === null ? '' : `, ${formatPoints(d.delta)}`}`;
+}
+
+export function intervalText(i: Interval): string {
+  const pts = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}`;
+  return `[${pts(i.low)}, ${pts(i.high)}] points`;
+}
+
+/** The weakest probe of each side (all models), compared at the regression bound. */
+function minimumDifference(
+  perProbe: readonly ProbeDifference[],
+  before: readonly TrialRecord[],
+  after: readonly TrialRecord[],
+  z: number,
+): Comparison['minimum'] {
+  const weakest = (pick: (p: ProbeDifference) => Side) =>
+    perProbe
+      .filter((p) => pick(p).passRate !== null)
+      .reduce<ProbeDifference | null>(
+        (min, p) =>
+          min === null || (pick(p).passRate as number) < (pick(min).passRate as number) ? p : min,
+        null,
+      );
+  const b = weakest((p) => p.before);
+  const a = weakest((p) => p.after);
+  if (b === null || a === null) return null;
+  const cell = (records: readonly TrialRecord[], p: ProbeDifference) =>
+    pooled(withSkill(records).filter((r) => r.model === p.model && r.probe === p.probe));
+  return {
+    ...difference(cell(before, b), cell(after, a), z),
+    beforeProbe: b.probe,
+    afterProbe: a.probe,
+  };
+}
+
+/** Whether the skill beats the same agent without it, and which probes do not tell them apart. */
+export interface BaselineComparison {
+  difference: Difference;
+  beats: boolean;
+  /** Probes whose no-skill trials pass at least as often as the skill's. */
+  nonDiscriminating: string[];
+  confidence: number;
+}
+
+/** The kept skill's trials against the no-skill baseline's (two-sided at the confidence). */
+export function compareWithBaseline(
+  skill: readonly TrialRecord[],
+  baseline: readonly TrialRecord[],
+  confidence = DEFAULT_RULE.confidence,
+): BaselineComparison | null {
+  const withOut = baseline.filter((r) => r.baseline);
+  if (withOut.length === 0) return null;
+  const diff = difference(pooled(withOut), pooled(withSkill(skill)), twoSidedZ(confidence));
+  const skillCells = groupBy(withSkill(skill), cellKey);
+  const nonDiscriminating = new Set<string>();
+  for (const [key, cell] of groupBy(withOut, cellKey)) {
+    const own = pooled(skillCells.get(key) ?? []);
+    const none = pooled(cell);
+    if (none.passRate !== null && (own.passRate === null || none.passRate >= own.passRate)) {
+      nonDiscriminating.add((cell[0] as TrialRecord).probe);
+    }
+  }
+  return {
+    difference: diff,
+    beats: diff.direction === 'better',
+    nonDiscriminating: [...nonDiscriminating].sort(),
+    confidence,
+  };
+}
+
+/** Whether a bench may be used for a verdict at all. */
+export interface Validity {
+  valid: boolean;
+  trials: number;
+  errors: number;
+  errorShare: number;
+  reasons: string[];
+}
+
+/**
+ * A bench whose error share exceeds `maxErrorRate`, or with a cell graded fewer than
+ * `minGraded` times, is invalid: no verdict may come from what is left.
+ */
+export function benchValidity(
+  records: readonly TrialRecord[],
+  opts: { maxErrorRate: number; minGraded: number },
+): Validity {
+  const errors = records.filter((r) => r.status === 'error').length;
+  const share = records.length === 0 ? 1 : errors / records.length;
+  const reasons: string[] = [];
+  if (records.length === 0) reasons.push('no trial ran');
+  if (share > opts.maxErrorRate) {
+    reasons.push(
+      `${errors} of ${records.length} trials errored (${formatPercent(share)}), above max_error_rate ${formatPercent(opts.maxErrorRate)}`,
+    );
+  }
+  for (const cell of groupBy(records, (r) =>
+    JSON.stringify([r.model, r.baseline, r.probe]),
+  ).values()) {
+    const graded = cell.filter((r) => r.status !== 'error').length;
+    if (graded < opts.minGraded) {
+      const first = cell[0] as TrialRecord;
+      reasons.push(
+        `probe '${first.probe}' (${first.model}${first.baseline ? ', no skill' : ''}) has ${graded} graded trial${graded === 1 ? '' : 's'}, fewer than the ${opts.minGraded} required`,
+      );
+    }
+  }
+  return {
+    valid: reasons.length === 0,
+    trials: records.length,
+    errors,
+    errorShare: share,
+    reasons,
+  };
 }

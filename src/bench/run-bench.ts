@@ -10,7 +10,7 @@ import { copyWorkspace } from './sandbox/paths.js';
 import { planTrials, selectShard, type TrialKey } from './shard.js';
 import { loadSkill } from './skill.js';
 import { renderSummary } from './summary.js';
-import type { Probe, Runner, Skill, Suite, TrialRecord } from './types.js';
+import type { Probe, Runner, Skill, StopReason, Suite, TrialRecord } from './types.js';
 
 export interface BenchProgress {
   done: number;
@@ -37,6 +37,16 @@ export interface BenchOptions {
   suite: Suite;
   baseline: boolean;
   shard?: { index: number; count: number };
+  /**
+   * Exactly these trials instead of the planned ones (a retry of errored trials, or extra trials
+   * for deciding probes); keys of probes not in the suite are ignored.
+   */
+  keys?: readonly TrialKey[];
+  /**
+   * Asked before each trial starts with the trial's projected cost; false means the budget would
+   * be exceeded, so the trial is not started (trials already running finish).
+   */
+  reserve?: (model: string) => boolean;
   /** Results root; each bench writes a timestamped folder under it. */
   outRoot: string;
   /** Keep each trial's final workspace under `<results>/workspaces/` (default true). */
@@ -51,6 +61,8 @@ export interface BenchResult {
   summaryPath: string;
   records: TrialRecord[];
   excluded: ExcludedProbe[];
+  /** Trials not started because the budget would have been exceeded. */
+  skipped: TrialKey[];
 }
 
 /**
@@ -66,9 +78,11 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const started = now();
   const graderOpts = opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs };
 
-  const planned = planTrials(suite, { baseline: opts.baseline });
-  const keys = opts.shard ? selectShard(planned, opts.shard) : planned;
   const byId = new Map(suite.probes.map((p) => [p.id, p]));
+  const planned = opts.keys
+    ? opts.keys.filter((k) => byId.has(k.probe))
+    : planTrials(suite, { baseline: opts.baseline });
+  const keys = opts.shard ? selectShard(planned, opts.shard) : planned;
 
   // Each probe's smoke check starts at once (bounded); its trials start as soon as it passes,
   // so grading fixtures overlaps with model calls instead of delaying every trial.
@@ -83,11 +97,17 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const writer = new ResultsWriter(join(dir, 'results.jsonl'));
   const scratch = await mkdtemp(join(tmpdir(), 'skill-optimizer-trials-'));
   const records: TrialRecord[] = [];
+  const skipped: TrialKey[] = [];
   let settled = 0;
   try {
     await mapBounded(keys, suite.concurrency, async (key) => {
       const probe = byId.get(key.probe) as Probe;
       if (!(await smokeOf(probe)).ok) {
+        settled++;
+        return;
+      }
+      if (opts.reserve && !opts.reserve(key.model)) {
+        skipped.push(key);
         settled++;
         return;
       }
@@ -142,8 +162,12 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
       runner: deps.runner.name,
     }),
   );
-  return { dir, summaryPath, records, excluded };
+  if (skipped.length > 0) log(`${skipped.length} trials not started: the budget would be exceeded`);
+  return { dir, summaryPath, records, excluded, skipped };
 }
+
+/** Stops that are the agent's own outcome: a fail, never an error, and not graded. */
+const AGENT_LIMIT_STOPS: ReadonlySet<StopReason> = new Set(['timeout', 'max_turns', 'budget']);
 
 interface TrialContext {
   suite: Suite;
@@ -208,6 +232,11 @@ async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Prom
       stop_reason: out.stopReason,
       skill_triggered: out.skillTriggered ?? null,
     };
+    // A trial the agent did not finish within its own limits is the agent's failure, not the
+    // infrastructure's: counting it as an error would leave it out of the rates and make a skill
+    // that makes the agent hang look better.
+    if (AGENT_LIMIT_STOPS.has(out.stopReason) && !ctx.signal?.aborted)
+      return record({ ...ran, status: 'fail' });
     if (out.error !== undefined)
       return record({ ...ran, status: 'error', error: `${label}: ${out.error}` });
     const graded = await runGrader(

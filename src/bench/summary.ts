@@ -4,7 +4,7 @@
  * error trials, and optionally a before/after comparison. Text that came from a model or a
  * grader (reasons, errors) is cut to one line and escaped so it cannot shape the markdown.
  */
-import { type Comparison, type Difference, difference } from './compare.js';
+import { type Comparison, type Difference, difference, intervalText } from './compare.js';
 import { formatPercent, formatPoints } from './percent.js';
 import type { ExcludedProbeEntry, ResultsMeta } from './results.js';
 import { type CellStats, type ModelStats, pooled, summarise } from './stats.js';
@@ -21,6 +21,8 @@ export interface SummaryInput {
   /** Wins over `meta.excluded`. */
   excluded?: readonly ExcludedProbeEntry[];
   comparison?: Comparison;
+  /** The k of pass@k and pass^k (default 1). */
+  k?: number;
 }
 
 /** Most failed/error trials listed; the rest are counted. */
@@ -50,6 +52,8 @@ export function code(text: string, inTable = true): string {
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+/** An estimated probability; `–` when it cannot be estimated (fewer graded trials than k). */
+const chance = (p: number | null) => (p === null ? '–' : formatPercent(p));
 const score = (s: number | null) => (s === null ? '–' : s.toFixed(2));
 const rateWithCount = (c: CellStats) =>
   c.n === 0 ? '–' : `${formatPercent(c.passRate)} (${c.passes}/${c.n})`;
@@ -102,6 +106,7 @@ function modelSection(
   cells: CellStats[],
   models: ModelStats[],
   records: readonly TrialRecord[],
+  k: number,
 ) {
   const withSkill = cells.filter((c) => c.model === model && !c.baseline);
   const baseline = new Map(
@@ -116,8 +121,8 @@ function modelSection(
     'pass rate',
     '95% CI',
     'mean score',
-    'pass@k',
-    'pass^k',
+    `pass@${k}`,
+    `pass^${k}`,
     'errors',
   ];
   if (hasBaseline) columns.push('baseline pass rate');
@@ -137,8 +142,8 @@ function modelSection(
         rateWithCount(c),
         interval(c),
         score(c.meanScore),
-        c.n === 0 ? '–' : yesNo(c.passAtK),
-        c.n === 0 ? '–' : yesNo(c.passHatK),
+        chance(c.passAtK),
+        chance(c.passHatK),
         String(c.errors),
         ...extra({
           baseline: base ? rateWithCount(base) : '–',
@@ -204,8 +209,8 @@ function modelSection(
 
 function verdictText(diff: Difference, better: string, worse: string): string {
   if (diff.delta === null) return 'not enough graded trials to tell';
-  if (diff.verdict === 'improved') return `${better} (beyond noise)`;
-  if (diff.verdict === 'regressed') return `${worse} (beyond noise)`;
+  if (diff.direction === 'better') return `${better} (beyond noise)`;
+  if (diff.direction === 'worse') return `${worse} (beyond noise)`;
   return 'within noise';
 }
 
@@ -213,7 +218,9 @@ function trialPointer(r: TrialRecord): string {
   const reason =
     r.status === 'error'
       ? (r.error ?? 'no error message')
-      : (r.grader?.reasons.find((x) => x.trim() !== '') ?? 'the grader gave no reason');
+      : r.grader === null
+        ? `not graded: the agent stopped at its ${r.stop_reason} limit`
+        : (r.grader.reasons.find((x) => x.trim() !== '') ?? 'the grader gave no reason');
   const who = `${code(r.probe, false)} · ${code(r.model, false)} · trial ${r.trial}${r.baseline ? ' · no skill' : ''}`;
   return `- ${who} · **${r.status}** (${r.stop_reason}): ${inlineText(reason)}`;
 }
@@ -245,11 +252,19 @@ const differenceCells = (d: Difference) => [
   `${formatPercent(d.after.passRate)} (${d.after.passes}/${d.after.n})`,
   formatPoints(d.delta),
   d.delta === null ? '–' : `${formatPoints(d.interval.low)} to ${formatPoints(d.interval.high)}`,
-  d.verdict,
+  d.direction,
 ];
 
-/** The before/after section: per probe, overall, held-out, and whether the change is accepted. */
+const OUTCOME_TEXT: Readonly<Record<Comparison['outcome'], string>> = {
+  improved: '**Verdict: improved** — the candidate is kept.',
+  inconclusive:
+    '**Verdict: inconclusive** — not shown better, not shown worse; the kept skill stays.',
+  rejected: '**Verdict: rejected** — the candidate is worse beyond noise; the kept skill stays.',
+};
+
+/** The before/after section: per probe, overall, held-out, minimum, and the verdict with its reasons. */
 export function renderComparison(c: Comparison): string {
+  const pct = Math.round(c.confidence * 1000) / 10;
   const columns = [
     'model',
     'probe',
@@ -257,13 +272,13 @@ export function renderComparison(c: Comparison): string {
     'before',
     'after',
     'difference',
-    '95% CI of difference',
-    'verdict',
+    'interval',
+    'reads as',
   ];
   const lines = [
-    '## Before / after',
+    '## Before / after (kept skill → candidate)',
     '',
-    'Differences count only when their 95% Newcombe interval excludes zero; otherwise they are noise.',
+    `Confidence ${pct}%. Per probe and for the minimum, the interval is the one-sided ${pct}% bound used to catch a regression; for all probes and the held-out pool it is the two-sided interval of the improvement claim${c.looks > 1 ? ` (its error rate split over ${c.looks} planned looks)` : ''}. A difference whose interval includes 0 is noise.`,
     '',
     row(columns),
     row(columns.map(() => '---')),
@@ -273,25 +288,37 @@ export function renderComparison(c: Comparison): string {
     row(['**all probes**', '', '', ...differenceCells(c.overall)]),
   ];
   if (c.heldout) lines.push(row(['**held-out probes**', '', 'yes', ...differenceCells(c.heldout)]));
+  if (c.minimum) {
+    lines.push(
+      row([
+        '**per-probe minimum**',
+        `${code(c.minimum.beforeProbe)} → ${code(c.minimum.afterProbe)}`,
+        '',
+        ...differenceCells(c.minimum),
+      ]),
+    );
+  }
   lines.push(
     '',
-    c.accepted
-      ? '**Accepted**: better on the held-out probes and no probe regressed beyond noise.'
-      : '**Not accepted**: the previous skill is kept.',
+    OUTCOME_TEXT[c.outcome],
     '',
     ...c.reasons.map((r) => `- ${inlineText(r, 500)}`),
     '',
   );
+  if (c.heldout && c.heldout.delta !== null) {
+    lines.push(`Held-out difference interval: ${intervalText(c.heldout.interval)}.`, '');
+  }
   return lines.join('\n');
 }
 
 /** The whole bench summary as markdown. */
 export function renderSummary(input: SummaryInput): string {
   const { records } = input;
-  const { cells, models } = summarise(records);
+  const k = input.k ?? 1;
+  const { cells, models } = summarise(records, k);
   const names = [...new Set(models.map((m) => m.model))];
   const lines = [...header(input, records), ''];
-  for (const model of names) lines.push(...modelSection(model, cells, models, records));
+  for (const model of names) lines.push(...modelSection(model, cells, models, records, k));
   lines.push(...failedTrials(records));
   if (input.comparison) lines.push(renderComparison(input.comparison));
   return `${lines.join('\n').trimEnd()}\n`;

@@ -2,15 +2,22 @@ import { posix } from 'node:path';
 import { BudgetExceededError, SkillOptimizerError } from '../errors.js';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
 import type { FileChange } from '../store/port.js';
+import { budgetedModel } from './budget.js';
 import { operatorCommit, STEPS, type StepId, stepCommit } from './catalog.js';
-import { GateAnswerError, gateEffect, openGate } from './gates.js';
+import { GateAnswerError, gateEffect, gateSpecs, openGate } from './gates.js';
 import { readIntent, readReport } from './inputs.js';
 import { decideNext } from './next.js';
 import { type DriverDeps, type StepOutcome, StepRefusedError, type StepRun } from './ports.js';
 import { renderReport } from './report.js';
 import { functionalityFrontmatter } from './reports.js';
 import { writeNonConvergenceReview } from './review.js';
-import { type ChainState, type OpenGate, readState, stateChange } from './state.js';
+import {
+  type BenchPoint,
+  type ChainState,
+  type OpenGate,
+  readState,
+  stateChange,
+} from './state.js';
 import { runAnalyze } from './steps/analyze.js';
 import { runBenchStep } from './steps/bench.js';
 import { runDesignTests } from './steps/design-tests.js';
@@ -63,12 +70,23 @@ export interface DriverResult {
  * autopilot). Every state change is one commit, so a crash at any point resumes from the last
  * committed step.
  */
-export async function advance(deps: DriverDeps, opts: DriverOptions): Promise<DriverResult> {
-  const tracker = spendTracker(deps);
+export async function advance(given: DriverDeps, opts: DriverOptions): Promise<DriverResult> {
+  const tracker = spendTracker(given);
+  // Every subagent call checks the run's spend (committed + not yet committed) before it is made.
+  let committedCost = 0;
+  const deps: DriverDeps = {
+    ...given,
+    model: budgetedModel(
+      given.model,
+      given.config.budget_usd,
+      () => committedCost + tracker.pending(),
+    ),
+  };
   for (;;) {
     if (opts.signal?.aborted)
       throw new RunStateError('the run was interrupted', { retry: opts.resumeCommand });
     const state = await loadState(deps);
+    committedCost = state.cost_usd;
     if (state.status === 'done' || state.status === 'stopped') {
       return {
         status: state.status,
@@ -85,7 +103,7 @@ export async function advance(deps: DriverDeps, opts: DriverOptions): Promise<Dr
       continue;
     }
     const budget = deps.config.budget_usd;
-    if (budget !== undefined && state.cost_usd >= budget) {
+    if (state.cost_usd >= budget) {
       await finish(
         deps,
         state,
@@ -98,7 +116,7 @@ export async function advance(deps: DriverDeps, opts: DriverOptions): Promise<Dr
       );
       continue;
     }
-    if (budget !== undefined && !state.budget_warned && state.cost_usd >= budget / 2) {
+    if (!state.budget_warned && state.cost_usd >= budget / 2) {
       deps.log(`warning: half of the $${budget} budget is spent ($${state.cost_usd.toFixed(2)})`);
       await commitState(
         deps,
@@ -134,6 +152,10 @@ export async function advance(deps: DriverDeps, opts: DriverOptions): Promise<Dr
       continue;
     }
     if (next.kind === 'finish') {
+      if (needsBaselineGate(state) !== null) {
+        await askBaseline(deps, state, next, tracker, opts);
+        continue;
+      }
       await finish(deps, state, next, tracker, opts);
       continue;
     }
@@ -182,6 +204,7 @@ async function runStep(
       stateChange(next),
     ]);
     opts.onProgress?.(`${label}: ${outcome.result}`);
+    if (outcome.finish) await finish(deps, next, outcome.finish, tracker, opts);
     return null;
   } catch (error) {
     if (error instanceof StepRefusedError) {
@@ -259,8 +282,39 @@ export async function answerGate(
   });
   await commitState(deps, next, `gate ${gate.id}`, `${answer} by ${opts.actor}`, changes, tracker);
   opts.onProgress?.(`gate ${gate.id}: ${answer} by ${opts.actor}`);
-  if (effect.finish) await finish(deps, next, effect.finish, tracker, opts);
+  if (effect.finish) {
+    // A run about to end with a kept improvement that does not beat no skill asks first.
+    if (gate.id !== 'baseline' && needsBaselineGate(next) !== null) {
+      await askBaseline(deps, next, effect.finish, tracker, opts);
+    } else {
+      await finish(deps, next, effect.finish, tracker, opts);
+    }
+  }
   return loadState(deps);
+}
+
+/**
+ * Opens the baseline gate (CHAIN.md §6.4) instead of ending the run; answering it ends the run
+ * as `end` says. Autopilot answers with the default: do not publish.
+ */
+async function askBaseline(
+  deps: DriverDeps,
+  state: ChainState,
+  end: { status: 'done' | 'stopped'; reason: string },
+  tracker: SpendTracker,
+  opts: Pick<DriverOptions, 'onProgress'>,
+): Promise<void> {
+  const kept = needsBaselineGate(state);
+  const gate = openGate(gateSpecs.baseline(kept?.non_discriminating ?? []), 'bench', deps.now());
+  await commitState(
+    deps,
+    { ...state, status: 'gate', open_gate: gate, pending_finish: end },
+    `gate ${gate.id}`,
+    'waiting for an answer',
+    [],
+    tracker,
+  );
+  opts.onProgress?.(`gate ${gate.id}: waiting for an answer`);
 }
 
 /** Ends a run that has not ended yet at this step boundary (a human's `stop`), report written. */
@@ -362,14 +416,28 @@ export async function loadState(deps: Pick<DriverDeps, 'store'>): Promise<ChainS
   return state;
 }
 
+/**
+ * A kept improvement is about to be reported while the kept skill does not beat the no-skill
+ * baseline and no human has decided what that means: the bench point that says so.
+ */
+function needsBaselineGate(state: ChainState): BenchPoint | null {
+  if (!state.benches.some((b) => b.verdict === 'improved' && b.kept)) return null;
+  if (state.decisions.some((d) => d.gate === 'baseline')) return null;
+  const kept = state.benches.findLast((b) => b.kept);
+  return kept !== undefined && kept.beats_baseline === false ? kept : null;
+}
+
 /** Adds the chain model's spend since the last commit to the state being committed. */
 interface SpendTracker {
   charge(state: ChainState): ChainState;
+  /** Spend since the last charge. */
+  pending(): number;
 }
 
 function spendTracker(deps: DriverDeps): SpendTracker {
   let last = deps.meter.spent();
   return {
+    pending: () => deps.meter.spent().cost_usd - last.cost_usd,
     charge(state) {
       const now = deps.meter.spent();
       const delta: Usage = {

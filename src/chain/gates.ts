@@ -96,6 +96,25 @@ export const gateSpecs = {
       files: [STEPS.validate.report, STEPS.improve.report],
     };
   },
+  baseline(nonDiscriminating: readonly string[]): GateSpec {
+    const probes =
+      nonDiscriminating.length > 0
+        ? ` Probes that pass without the skill: ${nonDiscriminating.map((p) => `\`${p}\``).join(', ')}.`
+        : '';
+    return {
+      id: 'baseline',
+      question: `The skill adds nothing measurable on these probes: the kept skill is not better than the same agent without it beyond noise.${probes} Publish the improvement anyway, or finish without publishing?`,
+      options: [
+        { name: 'no-publish', description: 'finish without publishing the improvement' },
+        {
+          name: 'publish-anyway',
+          description: 'publish although the skill does not beat the no-skill baseline',
+        },
+      ],
+      default: 'no-publish',
+      files: [STEPS.bench.report],
+    };
+  },
 } as const;
 
 export interface GateEffect {
@@ -170,6 +189,13 @@ export async function gateEffect(
         changes: [],
         update: none,
         finish: { status: 'stopped', reason: 'stopped at the verdict gate' },
+      };
+    case 'baseline':
+      // The answer is the decision publishing reads; the run then ends as it was about to.
+      return {
+        changes: [],
+        update: (s) => ({ ...s, pending_finish: null }),
+        finish: state.pending_finish ?? { status: 'done', reason: 'finished' },
       };
   }
 }

@@ -179,7 +179,7 @@ export async function decideNext(deps: ChainDeps, state: ChainState): Promise<Ne
 
 /**
  * Threshold, iterations, convergence and the all-pass gate, checked after each bench. A bench whose
- * improvement was not accepted measured a skill that was then discarded: its rate and all-pass say
+ * candidate was not kept measured a skill that was then discarded: its rate and all-pass say
  * nothing about the skill kept, so only the kept skill's rate counts.
  */
 function loopLimit(
@@ -188,11 +188,11 @@ function loopLimit(
   bench: { all_pass: boolean; pass_rate: number | null; accepted: boolean | null },
 ): NextAction | null {
   const { threshold, maxIterations } = deps.loop;
-  const discarded = bench.accepted === false;
+  const discarded = state.benches.at(-1)?.kept === false;
   if (bench.all_pass && !discarded) {
     return { kind: 'gate', step: 'bench', gate: gateSpecs.allPass() };
   }
-  const rate = discarded ? (keptRates(state.benches).at(-1) ?? 0) : (bench.pass_rate ?? 0);
+  const rate = keptRates(state.benches).at(-1) ?? 0;
   if (rate >= threshold) {
     return {
       kind: 'finish',
@@ -219,16 +219,14 @@ function loopLimit(
 }
 
 /**
- * The pass rate of the skill kept after each bench: a bench whose improvement was not accepted
- * restored the previous skill, so the previous kept rate stands.
+ * The pass rate of the skill kept after each bench: a bench whose candidate was discarded
+ * restored the kept skill, so the kept rate stands.
  */
-export function keptRates(benches: ChainState['benches']): number[] {
+export function keptRates(benches: readonly ChainState['benches'][number][]): number[] {
   const rates: number[] = [];
   for (const bench of benches) {
     const previous = rates.at(-1);
-    rates.push(
-      bench.accepted === false && previous !== undefined ? previous : (bench.pass_rate ?? 0),
-    );
+    rates.push(!bench.kept && previous !== undefined ? previous : (bench.pass_rate ?? 0));
   }
   return rates;
 }

@@ -1,5 +1,6 @@
 import type { SmokeReport } from '../bench/grader.js';
 import type { ExcludedProbe } from '../bench/run-bench.js';
+import type { TrialKey } from '../bench/shard.js';
 import type { IsolationLevel, TrialRecord } from '../bench/types.js';
 import type { LoopSettings } from '../config/loop.js';
 import type { Config } from '../config/schema.js';
@@ -19,13 +20,23 @@ export interface BenchPort {
     baseline: boolean;
     /** Absolute folder the bench may write its timestamped results folder into. */
     outRoot: string;
+    /** Exactly these trials instead of the planned ones (a retry, or extra trials). */
+    keys?: readonly TrialKey[];
+    /** Asked before each trial starts; false: the budget would be exceeded, do not start it. */
+    reserve?: (model: string) => boolean;
+    /** Called as each trial finishes. */
+    onTrial?: (record: TrialRecord) => void;
     signal?: AbortSignal;
   }): Promise<{
     dir: string;
     records: TrialRecord[];
     excluded: ExcludedProbe[];
     isolation: IsolationLevel;
+    /** Trials not started because the budget would have been exceeded. */
+    skipped: TrialKey[];
   }>;
+  /** A trial's cost before any has been measured (a conservative typical trial). */
+  estimateTrialCost(model: string): number;
   /** The grader smoke check of one probe folder (CHAIN.md §6.3). */
   smoke(probe: { id: string; dir: string; graderPath: string }): Promise<SmokeReport>;
 }
@@ -89,6 +100,8 @@ export interface StepOutcome {
   result: string;
   /** State changes recorded in the same commit. */
   update?: (state: ChainState) => ChainState;
+  /** Set when what the step found ends the run (its output is committed first). */
+  finish?: { status: 'done' | 'stopped'; reason: string };
 }
 
 /** A step that finds its input unsatisfying reports that and stops (CHAIN.md §4). */

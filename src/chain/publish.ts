@@ -21,13 +21,19 @@ export function publishBranchName(pr: number, slug: string): string {
   return `${PUBLISH_BRANCH_PREFIX}${pr}-${slug}`;
 }
 
-/** The first bench and the last bench whose improvement was accepted, when that one is higher. */
+/** The first bench and the last bench whose candidate was kept with the verdict *improved*. */
 export interface BenchGain {
   first: BenchPoint;
   last: BenchPoint;
+  /** Set when a human chose to publish although the skill does not beat the no-skill baseline. */
+  baselineOverride: string | null;
 }
 
-/** Why a run publishes nothing, or the benches that show its gain. */
+/**
+ * Why a run publishes nothing, or the benches that show its gain. Only a kept candidate whose
+ * verdict is *improved* is published, and only when the kept skill beats the no-skill baseline
+ * or a human answered the baseline gate with `publish-anyway` (docs/decision-rule.md).
+ */
 export function benchGain(state: ChainState): BenchGain | { reason: string } {
   if (state.status !== 'done' && state.status !== 'stopped') {
     return { reason: 'the run has not finished' };
@@ -35,15 +41,29 @@ export function benchGain(state: ChainState): BenchGain | { reason: string } {
   const first = state.benches[0];
   if (first === undefined) return { reason: 'no bench ran' };
   const last = state.benches.findLast(
-    (b) => b.skill === 'improved-skill' && b.accepted === true && b.iteration > first.iteration,
+    (b) =>
+      b.skill === 'improved-skill' &&
+      b.kept &&
+      b.verdict === 'improved' &&
+      b.iteration > first.iteration,
   );
-  if (last === undefined) return { reason: 'no improvement was accepted by a bench' };
-  if ((last.pass_rate ?? 0) <= (first.pass_rate ?? 0)) {
+  if (last === undefined) {
     return {
-      reason: `the accepted improvement did not raise the pass rate (${pct(first.pass_rate)} → ${pct(last.pass_rate)})`,
+      reason: 'no candidate was shown to improve the skill beyond noise (verdict improved)',
     };
   }
-  return { first, last };
+  const keptNow = state.benches.findLast((b) => b.kept) ?? last;
+  let baselineOverride: string | null = null;
+  if (keptNow.beats_baseline === false) {
+    const decision = state.decisions.findLast((d) => d.gate === 'baseline');
+    if (decision?.answer !== 'publish-anyway') {
+      return {
+        reason: `the skill adds nothing measurable on these probes: it does not beat the no-skill baseline beyond noise${keptNow.non_discriminating.length > 0 ? ` (passing without the skill: ${keptNow.non_discriminating.join(', ')})` : ''}`,
+      };
+    }
+    baselineOverride = `${decision.by} chose to publish although the skill does not beat the no-skill baseline beyond noise`;
+  }
+  return { first, last, baselineOverride };
 }
 
 /** How `02-submissions.md` says each part of an upstream PR should be written. */
@@ -242,18 +262,22 @@ function pct(rate: number | null): string {
   return rate === null ? '—' : `${rate}%`;
 }
 
-/** First vs last accepted bench: overall, held-out, per-probe minimum, baseline. */
+/** First vs last kept bench: rates with intervals and trial counts, minimum, baseline, verdict. */
 export function renderBenchTable(gain: BenchGain): string {
   const { first, last } = gain;
-  const row = (label: string, pick: (b: BenchPoint) => number | null) =>
-    `| ${label} | ${pct(pick(first))} | ${pct(pick(last))} |`;
+  const withInterval = (rate: number | null, i: [number, number] | null, n: number) =>
+    rate === null ? '—' : `${rate}%${i ? ` [${i[0]}–${i[1]}]` : ''} (${n} graded)`;
   return [
     `| bench | before (bench ${first.iteration}, \`${first.skill}\`) | after (bench ${last.iteration}, \`${last.skill}\`) |`,
     '| --- | --- | --- |',
-    row('pass rate', (b) => b.pass_rate),
-    row('held-out probes', (b) => b.heldout_pass_rate),
-    row('per-probe minimum', (b) => b.min_probe_pass_rate),
+    `| pass rate | ${withInterval(first.pass_rate, first.pass_rate_interval, first.graded)} | ${withInterval(last.pass_rate, last.pass_rate_interval, last.graded)} |`,
+    `| held-out probes | ${withInterval(first.heldout_pass_rate, first.heldout_interval, first.heldout_graded)} | ${withInterval(last.heldout_pass_rate, last.heldout_interval, last.heldout_graded)} |`,
+    `| per-probe minimum | ${pct(first.min_probe_pass_rate)} | ${pct(last.min_probe_pass_rate)} |`,
+    `| errored trials | ${first.errored} | ${last.errored} |`,
     `| baseline (no skill) | ${pct(first.baseline_pass_rate)} | ${pct(last.baseline_pass_rate ?? first.baseline_pass_rate)} |`,
+    '',
+    `**Verdict: ${last.verdict ?? '—'}** — ${last.verdict_reason ?? ''}`,
+    ...(gain.baselineOverride ? ['', `**Note:** ${gain.baselineOverride}.`] : []),
   ].join('\n');
 }
 
@@ -278,7 +302,7 @@ function renderPublishBody(opts: {
     '',
     renderBenchTable(opts.gain),
     '',
-    'Pass rates pool every graded trial; held-out probes were never shown to the model that wrote the revision; the baseline runs the same probes without the skill.',
+    'Pass rates pool every graded trial, with their two-sided intervals in brackets; errored trials are not in the rates. Held-out probes were never shown to the model that wrote the revision, and the tool scanned every analysis, proposal and verdict for their literals; the baseline runs the same probes without the skill.',
     '',
     '## Weaknesses addressed',
     '',

@@ -80,8 +80,12 @@ export const benchFrontmatter = z.strictObject({
   min_probe_pass_rate: rate,
   baseline_pass_rate: rate,
   all_pass: z.boolean(),
-  /** Null on the first bench; afterwards whether the improvement was kept (CHAIN.md §6.4). */
+  /** Null when nothing was compared; afterwards whether the candidate was kept (CHAIN.md §6.4). */
   accepted: z.boolean().nullable(),
+  /** The verdict against the kept skill; null when nothing was compared. */
+  verdict: z.enum(['improved', 'inconclusive', 'rejected']).nullable().default(null),
+  /** The results of the skill kept after this bench (this bench's own unless it was discarded). */
+  kept_results_dir: z.string().min(1).optional(),
 });
 export type BenchFrontmatter = z.infer<typeof benchFrontmatter>;
 

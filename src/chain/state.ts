@@ -17,6 +17,7 @@ export const GATE_IDS = [
   'build-plan',
   'all-pass',
   'verdict',
+  'baseline',
 ] as const;
 export type GateId = (typeof GATE_IDS)[number];
 
@@ -48,6 +49,8 @@ export const decisionSchema = z.strictObject({
 export type Decision = z.infer<typeof decisionSchema>;
 
 const rate = z.number().min(0).max(100).nullable();
+/** A two-sided interval in percent, at the run's confidence. */
+const percentInterval = z.tuple([z.number(), z.number()]).nullable();
 export const benchPointSchema = z.strictObject({
   iteration: z.int().min(0),
   skill: z.enum(['vendored-skill', 'improved-skill']),
@@ -55,8 +58,29 @@ export const benchPointSchema = z.strictObject({
   heldout_pass_rate: rate,
   min_probe_pass_rate: rate,
   baseline_pass_rate: rate,
+  /** true: the candidate was kept (verdict improved); false: it was discarded; null: no candidate. */
   accepted: z.boolean().nullable(),
   results_dir: z.string(),
+  /** The verdict against the kept skill's bench; null when this bench compared nothing. */
+  verdict: z.enum(['improved', 'inconclusive', 'rejected']).nullable().default(null),
+  /** One line saying why (the verdict's evidence, or why no verdict). */
+  verdict_reason: z.string().nullable().default(null),
+  /** This bench measured the skill kept after it (a discarded candidate's bench did not). */
+  kept: z.boolean().default(true),
+  /** Graded (pass + fail) and errored trials with the skill. */
+  graded: z.int().min(0).default(0),
+  errored: z.int().min(0).default(0),
+  pass_rate_interval: percentInterval.default(null),
+  heldout_interval: percentInterval.default(null),
+  heldout_graded: z.int().min(0).default(0),
+  /** The kept skill beats the no-skill baseline beyond noise; null without a baseline. */
+  beats_baseline: z.boolean().nullable().default(null),
+  /** Probes whose no-skill trials pass at least as often as the kept skill's. */
+  non_discriminating: z.array(z.string()).default([]),
+  /** The confidence its intervals and verdict are stated at. */
+  confidence: z.number().min(0.5).max(0.999).default(0.95),
+  /** Trials added to deciding probes before the verdict (each side). */
+  extra_trials: z.int().min(0).default(0),
 });
 export type BenchPoint = z.infer<typeof benchPointSchema>;
 
@@ -96,6 +120,29 @@ export const chainStateSchema = z.strictObject({
   last_error: z.strictObject({ step: z.string(), message: z.string() }).nullable(),
   benches: z.array(benchPointSchema),
   weaknesses_addressed: z.array(z.string()),
+  /** Weaknesses of the approved candidate not yet benched: kept only if its verdict is improved. */
+  weaknesses_pending: z.array(z.string()).default([]),
+  /** Candidates that were benched and not kept, with why. */
+  discarded: z
+    .array(
+      z.strictObject({
+        iteration: z.int().min(0),
+        weaknesses: z.array(z.string()),
+        reason: z.string(),
+      }),
+    )
+    .default([]),
+  /** How the run ends once the open baseline gate is answered. */
+  pending_finish: z
+    .strictObject({ status: z.enum(['done', 'stopped']), reason: z.string() })
+    .nullable()
+    .default(null),
+  /** The weaknesses each analysis (step 7) named, in order. */
+  analyses: z
+    .array(z.strictObject({ after_bench: z.int().min(-1), weaknesses: z.array(z.string()) }))
+    .default([]),
+  /** Duct-tape and held-out findings of the candidate path, for the report. */
+  findings: z.array(z.string()).default([]),
   usage: usageSchema,
   cost_usd: z.number().min(0),
   budget_warned: z.boolean(),
@@ -128,6 +175,11 @@ export function initialState(init: {
     last_error: null,
     benches: [],
     weaknesses_addressed: [],
+    weaknesses_pending: [],
+    discarded: [],
+    pending_finish: null,
+    analyses: [],
+    findings: [],
     usage: {
       input_tokens: 0,
       output_tokens: 0,

@@ -209,7 +209,7 @@ async function openAccessIfPossible(
   const deps: DriverDeps = {
     store,
     model: { call: unavailable },
-    bench: { run: unavailable, smoke: unavailable },
+    bench: { run: unavailable, smoke: unavailable, estimateTrialCost: () => 0 },
     upstream: null,
     source: localSkillSource(root),
     meter: { spent: () => ({ usage: zeroUsage(), cost_usd: 0 }) },

@@ -144,8 +144,40 @@ export const configSchema = z
     budget_usd: z
       .number()
       .positive()
-      .optional()
-      .describe('Stop a run once its model cost reaches this many US dollars.'),
+      .default(10)
+      .describe(
+        "Hard cap on a run's model cost in US dollars (default 10): trials are not started and subagents not called once it would be exceeded; a warning is recorded at half.",
+      ),
+    confidence: z
+      .number()
+      .min(0.5)
+      .max(0.999)
+      .default(0.95)
+      .describe('Confidence of every verdict (improved / rejected) and interval in the reports.'),
+    k: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe(
+        'The k of pass@k and pass^k (unbiased estimates; shown as – when fewer trials were graded).',
+      ),
+    max_error_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe(
+        'Largest share of errored trials (infrastructure failures) a bench may have and still give a verdict; errored trials are retried once first.',
+      ),
+    max_extra_trials: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(6)
+      .describe(
+        'Extra trials per deciding probe the bench may add, in rounds of `trials`, when a comparison is inconclusive but favours the candidate (0 turns this off).',
+      ),
     prices: priceTableSchema
       .optional()
       .describe(

@@ -49,6 +49,7 @@ async function stepRun(s: LocalRunStore, model: ChainModel): Promise<StepRun> {
       bench: {
         run: () => Promise.reject(new Error('no bench in step 7')),
         smoke: () => Promise.reject(new Error('no smoke in step 7')),
+        estimateTrialCost: () => 0,
       },
       upstream: null,
       config: defaultConfig(),

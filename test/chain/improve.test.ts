@@ -105,6 +105,7 @@ async function stepRun(model: ChainModel, upstream: boolean | null = false): Pro
       bench: {
         run: () => Promise.reject(new Error('no bench in step 8')),
         smoke: () => Promise.reject(new Error('no smoke in step 8')),
+        estimateTrialCost: () => 0,
       },
       upstream: null,
       config: defaultConfig(),

@@ -105,6 +105,7 @@ async function stepRun(
       bench: {
         run: () => Promise.reject(new Error('no bench in step 2')),
         smoke: () => Promise.reject(new Error('no smoke in step 2')),
+        estimateTrialCost: () => 0,
       },
       upstream,
       config: defaultConfig(),

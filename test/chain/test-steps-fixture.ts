@@ -73,6 +73,7 @@ export function fakeBench(results: Record<string, SmokeReport> = {}) {
       smokes.push(probe);
       return results[probe.id] ?? { ok: true, reasons: [] };
     },
+    estimateTrialCost: () => 0,
   };
   return { bench, smokes };
 }

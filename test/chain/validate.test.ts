@@ -97,6 +97,7 @@ async function stepRun(store: LocalRunStore, model: ChainModel): Promise<StepRun
       bench: {
         run: () => Promise.reject(new Error('no bench in step 9')),
         smoke: () => Promise.reject(new Error('no smoke in step 9')),
+        estimateTrialCost: () => 0,
       },
       upstream: null,
       config: defaultConfig(),

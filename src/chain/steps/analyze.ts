@@ -234,12 +234,17 @@ export async function gatherAnalysisInput(
 ): Promise<AnalysisInput> {
   const bench = await requireReport(store, STEPS.bench.report, benchFrontmatter, '6 (bench)');
   const { specs, heldout } = await readSpecs(store);
-  const visible = (await readTrials(store, bench.data.results_dir)).filter(
+  // The kept skill's trials: after a discarded candidate, its bench is not the one to analyse.
+  const keptDir = bench.data.kept_results_dir ?? bench.data.results_dir;
+  const visible = (await readTrials(store, keptDir)).filter(
     (r) => !r.heldout && !heldout.has(r.probe),
   );
   const { trials, omitted } = pickTrials(visible);
   return {
-    summary: renderSummary({ title: 'Bench results (held-out probes left out)', records: visible }),
+    summary: renderSummary({
+      title: 'Bench results of the kept skill (held-out probes left out)',
+      records: visible,
+    }),
     trials,
     omittedTrials: omitted,
     specs,
@@ -411,6 +416,11 @@ export async function runAnalyze(run: StepRun): Promise<StepOutcome> {
     result: out.has_structural_weakness
       ? `${ids.length} structural weakness${ids.length === 1 ? '' : 'es'}: ${ids.join(', ')}`
       : 'no structural weakness',
+    // Each analysis's weaknesses, so the report can say what was resolved, is still open or is new.
+    update: (state) => ({
+      ...state,
+      analyses: [...state.analyses, { after_bench: state.benches.length - 1, weaknesses: ids }],
+    }),
   };
 }
 

@@ -276,7 +276,8 @@ function stateUpdate(
       return {
         ...s,
         revisions: 0,
-        weaknesses_addressed: [...new Set([...s.weaknesses_addressed, ...addressed])],
+        // Addressed only once a bench keeps the candidate (its verdict is improved).
+        weaknesses_pending: [...new Set(addressed)],
         directives,
       };
     };
