@@ -4,7 +4,7 @@
  * error trials, and optionally a before/after comparison. Text that came from a model or a
  * grader (reasons, errors) is cut to one line and escaped so it cannot shape the markdown.
  */
-import { type Comparison, type Difference, difference, intervalText } from './compare.js';
+import { type Comparison, type Difference, difference } from './compare.js';
 import { formatPercent, formatPoints } from './percent.js';
 import type { ExcludedProbeEntry, ResultsMeta } from './results.js';
 import { type CellStats, type ModelStats, pooled, summarise } from './stats.js';
@@ -305,9 +305,6 @@ export function renderComparison(c: Comparison): string {
     ...c.reasons.map((r) => `- ${inlineText(r, 500)}`),
     '',
   );
-  if (c.heldout && c.heldout.delta !== null) {
-    lines.push(`Held-out difference interval: ${intervalText(c.heldout.interval)}.`, '');
-  }
   return lines.join('\n');
 }
 

@@ -169,11 +169,12 @@ describe('runBench with misbehaving agents', () => {
     }
   });
 
-  it('stops an agent that never stops at max_turns and still grades it', () => {
+  it('stops an agent that never stops at max_turns and counts it as its own fail, ungraded', () => {
     for (const r of only(result.records, 'probes/never-stops')) {
       expect(r.stop_reason).toBe('max_turns');
-      expect(r.status).toBe('pass');
-      expect(r.grader?.pass).toBe(true);
+      expect(r.status).toBe('fail');
+      expect(r.error).toBeNull();
+      expect(r.grader).toBeNull();
       // probe.yaml sets max_turns: 3 (over the suite's 6).
       expect(r.transcript.filter((m) => m.role === 'assistant')).toHaveLength(3);
     }

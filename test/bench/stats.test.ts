@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { summarise, wilson } from '../../src/bench/stats.js';
+import {
+  normalQuantile,
+  oneSidedZ,
+  passAtK,
+  passHatK,
+  summarise,
+  twoSidedZ,
+  wilson,
+  Z95,
+} from '../../src/bench/stats.js';
 import { trialRecord, trials } from './trial-record.js';
 
 describe('wilson', () => {
@@ -64,9 +73,10 @@ describe('summarise', () => {
       passes: 2,
       fails: 1,
       errors: 2,
-      passAtK: true,
-      passHatK: false,
+      k: 1,
     });
+    expect(cells[0]?.passAtK).toBeCloseTo(2 / 3, 10);
+    expect(cells[0]?.passHatK).toBeCloseTo(2 / 3, 10);
     expect(cells[0]?.passRate).toBeCloseTo(2 / 3, 10);
     expect(cells[0]?.interval.low).toBeCloseTo(0.20766, 5);
     expect(totals.trials).toBe(5);
@@ -90,20 +100,54 @@ describe('summarise', () => {
     expect(summarise(records).cells[0]?.meanScore).toBeCloseTo((0.8 + 0.3 + 1) / 3, 10);
   });
 
-  it('gives pass^k only when every graded trial passed, and no rate when nothing was graded', () => {
-    const all = summarise(trials({ passes: 3, fails: 0, errors: 1 })).cells[0];
-    expect(all).toMatchObject({ passAtK: true, passHatK: true, passRate: 1 });
-    const none = summarise(trials({ passes: 0, fails: 0, errors: 2 })).cells[0];
+  it('estimates pass@k and pass^k without bias for the configured k, and none when n < k', () => {
+    const all = summarise(trials({ passes: 3, fails: 0, errors: 1 }), 2).cells[0];
+    expect(all).toMatchObject({ k: 2, passAtK: 1, passHatK: 1, passRate: 1 });
+    const none = summarise(trials({ passes: 0, fails: 0, errors: 2 }), 2).cells[0];
     expect(none).toMatchObject({
       n: 0,
       passRate: null,
       meanScore: null,
-      passAtK: false,
-      passHatK: false,
+      passAtK: null,
+      passHatK: null,
     });
     expect(none?.interval).toEqual({ low: 0, high: 1 });
-    const fails = summarise(trials({ passes: 0, fails: 3 })).cells[0];
-    expect(fails).toMatchObject({ passAtK: false, passHatK: false, passRate: 0 });
+    const fails = summarise(trials({ passes: 0, fails: 3 }), 2).cells[0];
+    expect(fails).toMatchObject({ passAtK: 0, passHatK: 0, passRate: 0 });
+    // 1 graded trial of 3 (2 errors) says nothing about k = 3: not "all passed".
+    const one = summarise(trials({ passes: 1, fails: 0, errors: 2 }), 3).cells[0];
+    expect(one).toMatchObject({ n: 1, passAtK: null, passHatK: null });
+  });
+
+  it('matches hand-computed pass@k and pass^k', () => {
+    // n = 5, c = 2, k = 2: pass@2 = 1 − C(3,2)/C(5,2) = 1 − 3/10; pass^2 = C(2,2)/C(5,2) = 1/10.
+    expect(passAtK(5, 2, 2)).toBeCloseTo(0.7, 12);
+    expect(passHatK(5, 2, 2)).toBeCloseTo(0.1, 12);
+    // n = 10, c = 3, k = 3: 1 − C(7,3)/C(10,3) = 1 − 35/120; C(3,3)/C(10,3) = 1/120.
+    expect(passAtK(10, 3, 3)).toBeCloseTo(1 - 35 / 120, 12);
+    expect(passHatK(10, 3, 3)).toBeCloseTo(1 / 120, 12);
+    // c = 0 and c = n are certain either way; k = 1 is the plain pass rate.
+    expect([passAtK(4, 0, 2), passHatK(4, 0, 2)]).toEqual([0, 0]);
+    expect([passAtK(4, 4, 2), passHatK(4, 4, 2)]).toEqual([1, 1]);
+    expect(passAtK(4, 1, 1)).toBeCloseTo(0.25, 12);
+    // n < k cannot be estimated.
+    expect([passAtK(2, 2, 3), passHatK(2, 1, 3)]).toEqual([null, null]);
+  });
+
+  it('matches hand-computed Wilson intervals and normal quantiles', () => {
+    // 3/3 at z = 1.96: low = n / (n + z²) = 3 / 6.8415.
+    expect(wilson(3, 3).low).toBeCloseTo(3 / (3 + Z95 * Z95), 10);
+    expect(wilson(0, 3).high).toBeCloseTo((Z95 * Z95) / (3 + Z95 * Z95), 10);
+    // 1/3 at z = 1.645 (one-sided 95%): centre (1/3 + z²/6)/(1 + z²/3), half-width from the formula.
+    const z = oneSidedZ(0.95);
+    expect(z).toBeCloseTo(1.6448536, 6);
+    const centre = (1 / 3 + (z * z) / 6) / (1 + (z * z) / 3);
+    const half = (z * Math.sqrt(((1 / 3) * (2 / 3)) / 3 + (z * z) / 36)) / (1 + (z * z) / 3);
+    expect(wilson(1, 3, z).low).toBeCloseTo(centre - half, 10);
+    expect(wilson(1, 3, z).high).toBeCloseTo(centre + half, 10);
+    expect(twoSidedZ(0.95)).toBeCloseTo(Z95, 8);
+    expect(normalQuantile(0.005)).toBeCloseTo(-2.5758293, 6);
+    expect(normalQuantile(0.5)).toBe(0);
   });
 
   it('gives per model the mean, the weakest probe and held-out apart', () => {

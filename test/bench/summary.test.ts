@@ -34,13 +34,13 @@ describe('renderSummary', () => {
 
   it('has a row per probe with rate, interval, score, pass@k, pass^k, errors, baseline and trigger rate', () => {
     expect(lineStarting(md, '| probe ')).toBe(
-      '| probe | held-out | trials | pass rate | 95% CI | mean score | pass@k | pass^k | errors | baseline pass rate | trigger rate |',
+      '| probe | held-out | trials | pass rate | 95% CI | mean score | pass@1 | pass^1 | errors | baseline pass rate | trigger rate |',
     );
     expect(lineStarting(md, '| `csv/sums` ')).toBe(
-      '| `csv/sums` | no | 3 | 66.7% (2/3) | 20.8%–93.9% | 0.67 | yes | no | 0 | 0.0% (0/3) | 100.0% |',
+      '| `csv/sums` | no | 3 | 66.7% (2/3) | 20.8%–93.9% | 0.67 | 66.7% | 66.7% | 0 | 0.0% (0/3) | 100.0% |',
     );
     expect(lineStarting(md, '| `csv/mean` ')).toBe(
-      '| `csv/mean` | yes | 3 | 50.0% (1/2) | 9.5%–90.5% | 0.50 | yes | no | 1 | 33.3% (1/3) | – |',
+      '| `csv/mean` | yes | 3 | 50.0% (1/2) | 9.5%–90.5% | 0.50 | 50.0% | 50.0% | 1 | 33.3% (1/3) | – |',
     );
   });
 
@@ -74,10 +74,10 @@ describe('renderSummary', () => {
   it('leaves out baseline and trigger columns when nothing recorded them', () => {
     const plain = renderSummary({ title: 't', records: trials({ passes: 3, fails: 0 }) });
     expect(lineStarting(plain, '| probe ')).toBe(
-      '| probe | held-out | trials | pass rate | 95% CI | mean score | pass@k | pass^k | errors |',
+      '| probe | held-out | trials | pass rate | 95% CI | mean score | pass@1 | pass^1 | errors |',
     );
     expect(lineStarting(plain, '| `csv/sums` ')).toBe(
-      '| `csv/sums` | no | 3 | 100.0% (3/3) | 43.9%–100.0% | 1.00 | yes | yes | 0 |',
+      '| `csv/sums` | no | 3 | 100.0% (3/3) | 43.9%–100.0% | 1.00 | 100.0% | 100.0% | 0 |',
     );
     expect(plain).not.toContain('Skill vs no skill');
     expect(plain).toContain('None: every trial passed.');
@@ -145,15 +145,17 @@ describe('renderSummary', () => {
     const comparison = compareResults(before, after);
     const out = renderSummary({ title: 't', records: after, comparison });
     expect(out).toContain(renderComparison(comparison).trimEnd());
+    // Per probe at the one-sided 95% regression bound (z = 1.645); the held-out pool at the
+    // two-sided 95% interval of the improvement claim (z = 1.96).
     expect(out).toContain(
-      '| `model-a` | `h` | yes | 0.0% (0/3) | 100.0% (3/3) | +100.0 pts | +20.6 pts to +100.0 pts | improved |',
+      '| `model-a` | `h` | yes | 0.0% (0/3) | 100.0% (3/3) | +100.0 pts | +32.9 pts to +100.0 pts | better |',
     );
     expect(out).toContain(
-      '| **held-out probes** |  | yes | 0.0% (0/3) | 100.0% (3/3) | +100.0 pts |',
+      '| **held-out probes** |  | yes | 0.0% (0/3) | 100.0% (3/3) | +100.0 pts | +20.6 pts to +100.0 pts | better |',
     );
+    expect(out).toContain('**Verdict: improved** — the candidate is kept.');
     expect(out).toContain(
-      '**Accepted**: better on the held-out probes and no probe regressed beyond noise.',
+      '- held-out pass rate rose beyond noise: 0.0% (0/3) → 100.0% (3/3), +100.0 pts, interval \\[+20.6, +100.0\\] points',
     );
-    expect(out).toContain('- held-out pass rate improved: 0.0% → 100.0% (+100.0 pts)');
   });
 });

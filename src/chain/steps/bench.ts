@@ -21,7 +21,7 @@ import type { FileChange, RunStore } from '../../store/port.js';
 import { readTree } from '../../store/read-tree.js';
 import { trialReserver } from '../budget.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
-import { currentSkillCopy, readReport, requireReport, writeReport } from '../inputs.js';
+import { currentSkillCopy, requireReport, writeReport } from '../inputs.js';
 import { type ChainDeps, type StepOutcome, StepRefusedError, type StepRun } from '../ports.js';
 import { type BenchFrontmatter, benchFrontmatter, testsVerdictFrontmatter } from '../reports.js';
 import type { BenchPoint, ChainState } from '../state.js';
