@@ -2,7 +2,8 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { githubPublisher, PublishError, type PublishWhere } from '../../src/action/publish.js';
 import { renderPublished } from '../../src/action/publish-run.js';
-import type { PublishPlan } from '../../src/chain/publish.js';
+import type { BenchGain, PublishPlan } from '../../src/chain/publish.js';
+import { benchPointSchema } from '../../src/chain/state.js';
 import { GitHubUnavailableError } from '../../src/github/errors.js';
 import { api, failure, sha, TOKEN, testClient } from '../github/fixture.js';
 
@@ -27,27 +28,29 @@ const WHERE: PublishWhere = {
   author: { name: 'github-actions[bot]', email: 'bot@example.com' },
 };
 
-const gain = {
-  first: {
+const gain: BenchGain = {
+  first: benchPointSchema.parse({
     iteration: 0,
-    skill: 'vendored-skill' as const,
+    skill: 'vendored-skill',
     pass_rate: 40,
     heldout_pass_rate: 50,
     min_probe_pass_rate: 0,
     baseline_pass_rate: 20,
     accepted: null,
     results_dir: 'a',
-  },
-  last: {
+  }),
+  last: benchPointSchema.parse({
     iteration: 1,
-    skill: 'improved-skill' as const,
+    skill: 'improved-skill',
     pass_rate: 90,
     heldout_pass_rate: 100,
     min_probe_pass_rate: 67,
     baseline_pass_rate: 20,
     accepted: true,
     results_dir: 'b',
-  },
+    verdict: 'improved',
+  }),
+  baselineOverride: null,
 };
 
 function plan(over: Partial<PublishPlan> = {}): PublishPlan {

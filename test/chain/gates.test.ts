@@ -8,7 +8,12 @@ import {
 } from '../../src/chain/gates.js';
 import { converged, keptRates } from '../../src/chain/next.js';
 import type { ChainDeps } from '../../src/chain/ports.js';
-import { type BenchPoint, type ChainState, initialState } from '../../src/chain/state.js';
+import {
+  type BenchPoint,
+  benchPointSchema,
+  type ChainState,
+  initialState,
+} from '../../src/chain/state.js';
 
 /** What each gate answer does to the run (the store-backed gates are covered through the CLI). */
 
@@ -93,16 +98,19 @@ describe('gate answers', () => {
   });
 });
 
-const point = (iteration: number, rate: number, accepted: boolean | null): BenchPoint => ({
-  iteration,
-  skill: iteration === 0 ? 'vendored-skill' : 'improved-skill',
-  pass_rate: rate,
-  heldout_pass_rate: null,
-  min_probe_pass_rate: null,
-  baseline_pass_rate: null,
-  accepted,
-  results_dir: `06-bench-results/${iteration}`,
-});
+const point = (iteration: number, rate: number, accepted: boolean | null): BenchPoint =>
+  benchPointSchema.parse({
+    iteration,
+    skill: iteration === 0 ? 'vendored-skill' : 'improved-skill',
+    pass_rate: rate,
+    heldout_pass_rate: null,
+    min_probe_pass_rate: null,
+    baseline_pass_rate: null,
+    accepted,
+    results_dir: `06-bench-results/${iteration}`,
+    verdict: accepted === null ? null : accepted ? 'improved' : 'rejected',
+    kept: accepted !== false,
+  });
 const withBenches = (...benches: BenchPoint[]): ChainState => ({ ...state(), benches });
 
 describe('convergence', () => {

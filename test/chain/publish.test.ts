@@ -10,6 +10,7 @@ import {
 } from '../../src/chain/publish.js';
 import {
   type BenchPoint,
+  benchPointSchema,
   type ChainState,
   initialState,
   renderState,
@@ -58,17 +59,20 @@ class MemoryStore implements RunStore {
   }
 }
 
-const bench = (over: Partial<BenchPoint>): BenchPoint => ({
-  iteration: 0,
-  skill: 'vendored-skill',
-  pass_rate: 40,
-  heldout_pass_rate: 50,
-  min_probe_pass_rate: 0,
-  baseline_pass_rate: 20,
-  accepted: null,
-  results_dir: '06-bench-results/a',
-  ...over,
-});
+const bench = (over: Partial<BenchPoint>): BenchPoint =>
+  benchPointSchema.parse({
+    iteration: 0,
+    skill: 'vendored-skill',
+    pass_rate: 40,
+    heldout_pass_rate: 50,
+    min_probe_pass_rate: 0,
+    baseline_pass_rate: 20,
+    accepted: null,
+    results_dir: '06-bench-results/a',
+    graded: 15,
+    beats_baseline: true,
+    ...over,
+  });
 
 function finished(over: Partial<ChainState> = {}): ChainState {
   return {
@@ -90,6 +94,8 @@ function finished(over: Partial<ChainState> = {}): ChainState {
         heldout_pass_rate: 100,
         min_probe_pass_rate: 67,
         accepted: true,
+        verdict: 'improved',
+        verdict_reason: 'held-out pass rate rose beyond noise',
       }),
     ],
     weaknesses_addressed: ['release-steps-missing'],

@@ -6,7 +6,7 @@ import {
   renderReviewPrompt,
   writeNonConvergenceReview,
 } from '../../src/chain/review.js';
-import type { BenchPoint } from '../../src/chain/state.js';
+import { type BenchPoint, benchPointSchema } from '../../src/chain/state.js';
 import type { LocalRunStore } from '../../src/store/local.js';
 import { useGitSandbox } from '../store/git-fixture.js';
 import { expectOnly, HELDOUT_MARKERS, seedRunDir } from './firewall-fixture.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 const point = (iteration: number, pass: number, heldout: number, accepted: boolean | null) =>
-  ({
+  benchPointSchema.parse({
     iteration,
     skill: iteration === 0 ? 'vendored-skill' : 'improved-skill',
     pass_rate: pass,
@@ -33,6 +33,7 @@ const point = (iteration: number, pass: number, heldout: number, accepted: boole
     baseline_pass_rate: iteration === 0 ? 20 : null,
     accepted,
     results_dir: `06-bench-results/RESULTS_DIR_SECRET_${iteration}`,
+    kept: accepted !== false,
   }) satisfies BenchPoint;
 
 const benches = [point(0, 50, 50, null), point(1, 61.5, 50, false), point(2, 62, 50, false)];
