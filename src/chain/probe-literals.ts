@@ -385,10 +385,21 @@ export function scanDiffAdditions(diff: string, index: LiteralIndex): LiteralFin
   return scanBlocks(blocks, index);
 }
 
+const A_KIND: Record<LiteralKind, string> = {
+  id: 'an id',
+  version: 'a version',
+  date: 'a date',
+  url: 'a URL',
+  file: 'a file name',
+  number: 'a number',
+  quoted: 'a quoted string',
+  ngram: 'a phrase',
+};
+
 /** One finding as a line for reports and prompts; a held-out one never repeats its literal. */
 export function describeFinding(f: LiteralFinding): string {
   const at = `${f.where.file}:${f.where.line}`;
   return f.heldout
-    ? `a ${f.kind} of a held-out probe at ${at}`
+    ? `${A_KIND[f.kind]} of a held-out probe at ${at}`
     : `\`${f.literal}\` (${f.kind}) from visible probe ${f.probe}, at ${at}`;
 }
