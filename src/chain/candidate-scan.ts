@@ -19,7 +19,7 @@ import { specFile } from './reports.js';
 /**
  * The probe literals of a run, read from its store, and the scan of a candidate (07, 08 with its
  * diff, 09) for them: held-out literals anywhere block the candidate; visible-probe literals on
- * the diff's added skill lines are duct-tape findings the validator is shown (CHAIN.md §6.4).
+ * the diff's added skill lines are duct-tape findings the validator is shown.
  */
 
 /** Text the optimizer side or the human already holds: a literal also found here is not distinctive. */

@@ -1,8 +1,8 @@
 /**
  * Strings distinctive to the probes, and where they turn up in text the optimizer side writes.
  *
- * Steps 7–9 never see held-out probes, and an improvement must not chase the visible ones
- * (CHAIN.md §6.4). A model's own word for that ("respected", "no probe-specific content") is not
+ * Steps 7–9 never see held-out probes, and an improvement must not chase the visible ones.
+ * A model's own word for that ("respected", "no probe-specific content") is not
  * evidence, so the tool looks for the probes' literals itself: ids, versions, dates, URLs and
  * owner/repo fragments, file names, long numbers, quoted strings and unusual 4-word runs.
  * A string that also occurs in the background (the original skill, the intent, step 1's report)
@@ -19,7 +19,7 @@
  * - n-grams: 4 consecutive words, case and punctuation ignored, kept only when two of the words
  *   are neither stop words nor words of the background;
  * - graders are code: only their string literals count, never identifiers.
- * A literal found in both a visible and a held-out probe is visible (the analyst may see it).
+ * A literal a visible probe also holds, in any form, is visible (the analyst may see it).
  */
 
 export type LiteralKind =
@@ -272,7 +272,28 @@ export function collectProbeLiterals(
     for (const c of candidates(text)) if (c.text !== '') add(c.text, c.kind, source);
     for (const gram of ngramCandidates(text, bg)) add(gram, 'ngram', source);
   }
-  return [...found.values()];
+  const visible = probes
+    .filter((p) => !p.heldout)
+    .map((p) => ({ source: p, words: ` ${words(p.text).join(' ')} ` }));
+  return [...found.values()].map((literal) => seenInVisible(literal, visible) ?? literal);
+}
+
+/**
+ * A held-out literal that a visible probe also holds, in any form (inside a URL, a grader's
+ * code), is no evidence of a leak: it comes back as that visible probe's literal.
+ */
+function seenInVisible(
+  literal: ProbeLiteral,
+  visible: ReadonlyArray<{ source: ProbeText; words: string }>,
+): ProbeLiteral | null {
+  if (!literal.heldout) return null;
+  const re = literal.kind === 'ngram' ? null : pattern(literal.text, literal.kind);
+  const holder = visible.find((v) =>
+    re === null ? v.words.includes(` ${literal.text} `) : re.test(v.source.text),
+  )?.source;
+  return holder === undefined
+    ? null
+    : { ...literal, probe: holder.probe, heldout: false, file: holder.file };
 }
 
 /** The literals compiled once for scanning many texts. */

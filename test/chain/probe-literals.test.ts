@@ -185,6 +185,22 @@ describe('collectProbeLiterals', () => {
     expect(reversed).toMatchObject({ heldout: false, probe: 'release/cut-minor-release' });
   });
 
+  it('counts a held-out literal a visible probe holds in another form (inside a URL) as visible', () => {
+    const inUrl: ProbeText = {
+      probe: 'release/links',
+      heldout: false,
+      file: 'tests/release/links/workspace/CHANGELOG.md',
+      text: '[1.2.1]: https://example.org/compare/v1.2.0...v1.2.1',
+    };
+    expect(find(literals([...heldout, inUrl]), '1.2.1')).toMatchObject({
+      heldout: false,
+      probe: 'release/links',
+    });
+    expect(find(literals([...heldout, visible[0] as ProbeText]), '1.2.1')).toMatchObject({
+      heldout: true,
+    });
+  });
+
   it('drops what the background already holds (an intent naming the version)', () => {
     expect(find(literals(undefined, [SKILL, 'Please make 1.2.1 releases work.']), '1.2.1')).toBe(
       undefined,
