@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   collectProbeLiterals,
@@ -302,6 +303,46 @@ describe('scanDiffAdditions', () => {
       '+Dates are written as `YYYY-MM-DD`.',
     ].join('\n');
     expect(scanDiffAdditions(diff, index)).toEqual([]);
+  });
+});
+
+describe('scanDiffAdditions (property)', () => {
+  const index = indexLiterals(literals());
+  const line = fc.record({
+    op: fc.constantFrom('+', '-', ' '),
+    words: fc.array(fc.constantFrom('the', 'release', 'tag', 'link', '##', '-', '`x`', '2026'), {
+      maxLength: 6,
+    }),
+    literal: fc.boolean(),
+  });
+
+  it('reports a literal exactly on the added lines that carry it, at their new line numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(line, { maxLength: 30 }),
+        fc.integer({ min: 1, max: 500 }),
+        (lines, start) => {
+          const body = lines.map(
+            (l) => `${l.op}${[...l.words, ...(l.literal ? ['1.3.0'] : [])].join(' ')}`,
+          );
+          const diff = [
+            '--- a/SKILL.md',
+            '+++ b/SKILL.md',
+            `@@ -${start},1 +${start},1 @@`,
+            ...body,
+          ].join('\n');
+          let next = start;
+          const expected: number[] = [];
+          for (const l of lines) {
+            if (l.op === '+' && l.literal) expected.push(next);
+            if (l.op !== '-') next += 1;
+          }
+          const found = scanDiffAdditions(diff, index);
+          expect(found.map((f) => f.literal).every((t) => t === '1.3.0')).toBe(true);
+          expect(found.map((f) => f.where.line)).toEqual(expected);
+        },
+      ),
+    );
   });
 });
 
