@@ -263,6 +263,24 @@ describe('runImprove', () => {
     },
   );
 
+  it('refuses to show the optimizer a 07 that carries a held-out literal', async () => {
+    const heldout = markerOf('tests/release/cut-release/probe.yaml');
+    await store.commit('07 edited by hand', [
+      {
+        path: '07-analysis.md',
+        content: analysis(true).replace('Releases fail.', `See ${heldout}.`),
+      },
+    ]);
+    const { model, calls } = fakeModel(answer);
+    const error = await runImprove(await stepRun(model)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeldoutLiteralError);
+    expect((error as Error).message).toMatch(
+      /^07-analysis\.md carries 1 literal of held-out probes/,
+    );
+    expect((error as HeldoutLiteralError).retry).toBe('skill-optimizer rerun analyze');
+    expect(calls).toHaveLength(0);
+  });
+
   it('rejects a diff that does not apply to the current skill', async () => {
     const stale = { ...answer, diff: goodDiff.replace('Improved body', 'Vendored body') };
     const error = await runImprove(await stepRun(fakeModel(stale).model)).catch((e: unknown) => e);

@@ -225,6 +225,13 @@ function diffStats(diff: string): string {
 export async function runImprove(run: StepRun): Promise<StepOutcome> {
   const { store } = run.deps;
   const input = await gatherImproveInput(store, run);
+  const literals = await readProbeLiterals(store);
+  // a 07 written or edited without the scan must not carry a held-out literal to the optimizer
+  assertNoHeldout(
+    STEPS.analyze.report,
+    scanText(input.analysis, STEPS.analyze.report, literals),
+    'skill-optimizer rerun analyze',
+  );
   const out = await askImprovement(run.deps.model, input, run.signal);
   checkProposal(out, input.weaknesses);
 
@@ -246,7 +253,6 @@ export async function runImprove(run: StepRun): Promise<StepOutcome> {
   }
 
   const ids = [...new Set(out.addresses_weaknesses)];
-  const literals = await readProbeLiterals(store);
   const ductTape = ductTapeFindings(out.diff, literals);
   const report = writeReport(
     STEPS.improve.report,
