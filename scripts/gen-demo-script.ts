@@ -2,8 +2,9 @@
  * Generates examples/keep-a-changelog/chain-script.yml: the scripted model that drives the whole
  * chain in `npm run demo`. Chain roles answer through their tools (matched by the tool offered);
  * probe writers return the example's own probes; trial agents follow the example bench script.
- * The optimizer's diff adds the release guidance the original skill lacks, so the second bench
- * really passes more probes. Run: npx tsx scripts/gen-demo-script.ts
+ * The optimizer's diff adds the release guidance the original skill lacks, as a general rule with
+ * no version, date or URL of any probe (the tool scans for those), so the second bench really
+ * passes more probes. Run: npx tsx scripts/gen-demo-script.ts
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,9 +22,10 @@ When a version ships, its entries move out of \`## [Unreleased]\` into a section
 
 1. Add \`## [X.Y.Z] - YYYY-MM-DD\` directly below \`## [Unreleased]\`, with the version and date
    exactly as given, and move every Unreleased entry into it. Leave \`## [Unreleased]\` empty.
-2. Update the link references at the bottom of the file: \`[Unreleased]\` now compares
-   \`vX.Y.Z...HEAD\`, and a new \`[X.Y.Z]\` line compares the previous release's tag with \`vX.Y.Z\`
-   (for example \`https://github.com/acme/widget/compare/v1.2.0...v1.3.0\`).
+2. Update the link references at the bottom of the file. Derive them from the links already
+   there, never from memory: keep their repository URL and their tag naming (with or without a
+   \`v\`). \`[Unreleased]\` now compares the new version's tag with \`HEAD\`, and a new \`[X.Y.Z]\`
+   line above the previous release's compares that release's tag with the new one.
 3. Released sections are history: never merge, reorder or rewrite them.
 
 `;
@@ -232,7 +234,7 @@ function chainRules(): Rule[] {
     });
   }
   const wouldNot = [
-    'Hard-coding version 1.3.0, 1.2.1 or the acme/widget URLs into the skill',
+    'Writing the versions, dates or repository URLs seen in the trials into the skill',
     'Adding an example changelog that the agent could copy verbatim',
   ];
   rules.push({
@@ -271,7 +273,7 @@ function chainRules(): Rule[] {
       self_check: wouldNot.map((item) => ({
         would_not_item: item,
         respected: true,
-        note: 'The section uses placeholders (X.Y.Z, YYYY-MM-DD); the one URL is an illustration of the pattern.',
+        note: 'The section uses placeholders (X.Y.Z, YYYY-MM-DD) and derives the links from the file itself; it names no version, date or URL.',
       })),
     }),
   });
@@ -283,11 +285,11 @@ function chainRules(): Rule[] {
       findings: [
         {
           severity: 'minor',
-          finding: 'The example URL could use a placeholder host; acceptable as is.',
+          finding: 'Step 2 is dense; it could split the two link updates into their own lines.',
         },
       ],
       summary:
-        "A general release procedure in the skill's own voice; frontmatter unchanged; no probe-specific content.",
+        "A general release procedure in the skill's own voice that derives links from the changelog itself; frontmatter unchanged.",
     }),
   });
   rules.push({

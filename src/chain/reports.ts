@@ -101,5 +101,9 @@ export const proposalFrontmatter = z.strictObject({
 
 export const verdictFrontmatter = z.strictObject({
   verdict: z.enum(['approve', 'needs-revision', 'reject']),
+  /** Visible-probe literals the tool found on the diff's added lines, one line each (§6.4). */
+  duct_tape_findings: z.array(z.string().min(1)).default([]),
+  /** Where held-out literals were found in the candidate (never the literals themselves). */
+  heldout_findings: z.array(z.string().min(1)).default([]),
 });
 export type Verdict = z.infer<typeof verdictFrontmatter>['verdict'];

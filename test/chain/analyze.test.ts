@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFrontmatter } from '../../src/bench/frontmatter.js';
+import { HeldoutLiteralError } from '../../src/chain/candidate-scan.js';
 import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
 import type { StepRun } from '../../src/chain/ports.js';
 import { analysisFrontmatter } from '../../src/chain/reports.js';
@@ -16,7 +17,13 @@ import {
 import { defaultConfig } from '../../src/config/schema.js';
 import type { LocalRunStore } from '../../src/store/local.js';
 import { useGitSandbox } from '../store/git-fixture.js';
-import { expectOnly, HELDOUT_MARKERS, seededFiles, seedRunDir } from './firewall-fixture.js';
+import {
+  expectOnly,
+  HELDOUT_MARKERS,
+  markerOf,
+  seededFiles,
+  seedRunDir,
+} from './firewall-fixture.js';
 
 const sandbox = useGitSandbox();
 let store: LocalRunStore;
@@ -217,6 +224,28 @@ describe('runAnalyze', () => {
     expect(parseAnalysisBody(body)).toEqual([
       { id: 'unreleased-section-ignored', wouldNot: ['real item - smuggled item'] },
     ]);
+  });
+
+  it('blocks an analysis that carries a held-out literal, naming where and not what', async () => {
+    const heldout = markerOf('tests/release/cut-release/probe.yaml');
+    const leaky = {
+      ...answer,
+      weaknesses: [{ ...weakness, would_not_address: [`Hard-coding ${heldout}`] }],
+    };
+    const error = await runAnalyze(await stepRun(store, fakeModel(leaky).model)).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(HeldoutLiteralError);
+    const message = (error as HeldoutLiteralError).message;
+    expect(message).toMatch(/^07-analysis\.md carries 1 literal of held-out probes/);
+    expect(message).toMatch(/an id of a held-out probe at 07-analysis\.md:\d+/);
+    expect(message).not.toContain(heldout);
+    expect((error as HeldoutLiteralError).retry).toBe('skill-optimizer rerun analyze');
+    // a visible probe's literal is what the analyst legitimately saw: no block
+    const visible = markerOf('tests/add-entry/fixed-with-pr/probe.yaml');
+    const ok = { ...answer, summary: `Trials of ${visible} fail.` };
+    const outcome = await runAnalyze(await stepRun(store, fakeModel(ok).model));
+    expect(outcome.changes.map((c) => c.path)).toEqual(['07-analysis.md']);
   });
 
   it('names the step to re-run when 07 lacks a weakness section', async () => {

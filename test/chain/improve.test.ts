@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseFrontmatter } from '../../src/bench/frontmatter.js';
+import { HeldoutLiteralError } from '../../src/chain/candidate-scan.js';
 import { DiffDoesNotApplyError, extractDiff } from '../../src/chain/diff.js';
 import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
 import { StepRefusedError, type StepRun } from '../../src/chain/ports.js';
@@ -218,6 +219,67 @@ describe('runImprove', () => {
     const error = await runImprove(await stepRun(fakeModel(out).model)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProposalRejectedError);
     expect((error as Error).message).toMatch(message);
+  });
+
+  it('lists visible-probe literals on the added lines in 08 and in the result', async () => {
+    const visible = markerOf('tests/add-entry/fixed-with-pr/probe.yaml');
+    const taped = {
+      ...answer,
+      diff: goodDiff.replace('new version heading.', `new version heading, as in ${visible}.`),
+    };
+    const outcome = await runImprove(await stepRun(fakeModel(taped).model));
+    const change = outcome.changes[0];
+    if (!change || !('content' in change)) throw new Error('expected a written file');
+    const report = parseFrontmatter(String(change.content), '08', proposalFrontmatter);
+    expect(report.body).toContain(
+      `## Probe literals in the added lines (found by the tool)\n\nThese strings come from visible probes; the validator is shown this list.\n\n- \`${visible}\` (id) from visible probe add-entry/fixed-with-pr, at SKILL.md:10\n`,
+    );
+    expect(extractDiff(report.body)).toBe(taped.diff);
+    expect(outcome.result).toBe(
+      'addresses no-release-guidance; 1 file(s), +2 −0 lines; 1 duct-tape finding',
+    );
+  });
+
+  it.each([
+    [
+      'its diff',
+      (m: string) => ({
+        ...answer,
+        diff: goodDiff.replace('new version heading.', `heading ${m}.`),
+      }),
+    ],
+    ['its rationale', (m: string) => ({ ...answer, rationale: `Because of ${m}.` })],
+  ])(
+    'blocks a proposal carrying a held-out literal in %s and writes nothing',
+    async (_where, make) => {
+      const heldout = markerOf('tests/release/cut-release/probe.yaml');
+      const error = await runImprove(await stepRun(fakeModel(make(heldout)).model)).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(HeldoutLiteralError);
+      expect((error as Error).message).toMatch(
+        /^08-improvement-proposal\.md carries 1 literal of held-out probes, .*an id of a held-out probe at 08-improvement-proposal\.md:\d+$/,
+      );
+      expect((error as HeldoutLiteralError).retry).toBe('skill-optimizer rerun improve');
+    },
+  );
+
+  it('refuses to show the optimizer a 07 that carries a held-out literal', async () => {
+    const heldout = markerOf('tests/release/cut-release/probe.yaml');
+    await store.commit('07 edited by hand', [
+      {
+        path: '07-analysis.md',
+        content: analysis(true).replace('Releases fail.', `See ${heldout}.`),
+      },
+    ]);
+    const { model, calls } = fakeModel(answer);
+    const error = await runImprove(await stepRun(model)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeldoutLiteralError);
+    expect((error as Error).message).toMatch(
+      /^07-analysis\.md carries 1 literal of held-out probes/,
+    );
+    expect((error as HeldoutLiteralError).retry).toBe('skill-optimizer rerun analyze');
+    expect(calls).toHaveLength(0);
   });
 
   it('rejects a diff that does not apply to the current skill', async () => {

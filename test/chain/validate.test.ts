@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFrontmatter } from '../../src/bench/frontmatter.js';
+import { HeldoutLiteralError } from '../../src/chain/candidate-scan.js';
 import { DiffDoesNotApplyError } from '../../src/chain/diff.js';
 import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
 import type { StepRun } from '../../src/chain/ports.js';
@@ -173,7 +174,11 @@ describe('runValidate', () => {
       '09',
       verdictFrontmatter,
     );
-    expect(report.data).toEqual({ verdict: 'approve' });
+    expect(report.data).toEqual({
+      verdict: 'approve',
+      duct_tape_findings: [],
+      heldout_findings: [],
+    });
     expect(report.body).toContain('- **minor** — Wording could be tighter.');
     expect(report.body).toContain('applied to `improved-skill/`');
     expect(outcome.result).toBe('approve (1 minor): A general release rule that fits the skill.');
@@ -294,6 +299,102 @@ describe('runValidate', () => {
     const silent = { verdict: 'reject', findings: [], summary: 'No.' };
     await expect(runValidate(await stepRun(store, fakeModel(silent).model))).rejects.toThrow(
       /needs at least one finding/,
+    );
+  });
+});
+
+describe('runValidate: probe literals found by the tool', () => {
+  const VISIBLE = markerOf('tests/add-entry/fixed-with-pr/probe.yaml');
+  const HELDOUT = markerOf('tests/release/cut-release/probe.yaml');
+  const withLine = (line: string) =>
+    improvedDiff
+      .replace('+DIFF_VISIBLE_LINE', `+${line}\n+DIFF_VISIBLE_LINE`)
+      .replace('@@ -6,3 +6,4 @@', '@@ -6,3 +6,5 @@');
+
+  it('shows the validator the visible-probe literals on the added lines and records them in 09', async () => {
+    const store = await freshStore();
+    await store.commit('08', [
+      {
+        path: '08-improvement-proposal.md',
+        content: proposal(withLine(`For the crash fix, write ${VISIBLE} exactly.`)),
+      },
+    ]);
+    const out: ValidateOutput = {
+      verdict: 'needs-revision',
+      findings: [{ severity: 'blocker', finding: 'Copies a test string into the skill.' }],
+      summary: 'Duct tape.',
+    };
+    const { model, calls } = fakeModel(out);
+    const outcome = await runValidate(await stepRun(store, model));
+    const prompt = `${calls[0]?.prompt.shared}\n${calls[0]?.prompt.task}`;
+    const listed = `- \`${VISIBLE}\` (id) from visible probe add-entry/fixed-with-pr, added at SKILL.md:9`;
+    expect(prompt).toContain(listed);
+    expect(prompt).toMatch(/duct-tape-findings/);
+    for (const m of HELDOUT_MARKERS) expect(prompt).not.toContain(m);
+    expect(prompt).not.toContain(HELDOUT);
+    const report = parseFrontmatter(
+      String(written(outcome.changes)['09-validator-verdict.md']),
+      '09',
+      verdictFrontmatter,
+    );
+    expect(report.data).toEqual({
+      verdict: 'needs-revision',
+      duct_tape_findings: [
+        `\`${VISIBLE}\` (id) from visible probe add-entry/fixed-with-pr, at SKILL.md:9`,
+      ],
+      heldout_findings: [],
+    });
+  });
+
+  it('says no literal was found when the added lines are general', async () => {
+    const store = await freshStore();
+    await store.commit('08', [
+      { path: '08-improvement-proposal.md', content: proposal(improvedDiff) },
+    ]);
+    const input = await gatherValidateInput(store, { state: state(), directives: [] });
+    expect(input.ductTape).toEqual([]);
+    const prompt = await renderValidatePrompt(input);
+    expect(`${prompt.shared}\n${prompt.task}`).toMatch(
+      /## Strings from the test probes on the added lines \(found by the tool\)\n.+\n\(none found\)\n/,
+    );
+  });
+
+  it('rejects a proposal carrying a held-out literal without asking the validator, never repeating it', async () => {
+    const store = await freshStore();
+    await store.commit('08', [
+      {
+        path: '08-improvement-proposal.md',
+        content: proposal(improvedDiff).replace('RATIONALE_SECRET', `Chases ${HELDOUT}`),
+      },
+    ]);
+    const { model, calls } = fakeModel(approve);
+    const outcome = await runValidate(await stepRun(store, model));
+    expect(calls).toHaveLength(0);
+    expect(outcome.changes.map((c) => c.path)).toEqual(['09-validator-verdict.md']);
+    const text = String(written(outcome.changes)['09-validator-verdict.md']);
+    expect(text).not.toContain(HELDOUT);
+    const report = parseFrontmatter(text, '09', verdictFrontmatter);
+    expect(report.data.verdict).toBe('reject');
+    expect(report.data.heldout_findings).toEqual([
+      'an id of a held-out probe at 08-improvement-proposal.md:9',
+    ]);
+    expect(report.body).toContain(
+      '- **blocker** — The proposal carries 1 literal of held-out probes',
+    );
+    expect(outcome.update).toBeUndefined();
+  });
+
+  it('fails closed when the verdict itself carries a held-out literal', async () => {
+    const store = await freshStore();
+    await store.commit('08', [
+      { path: '08-improvement-proposal.md', content: proposal(improvedDiff) },
+    ]);
+    const leaky = { ...approve, summary: `Good, but see ${HELDOUT}.` };
+    await expect(runValidate(await stepRun(store, fakeModel(leaky).model))).rejects.toThrow(
+      HeldoutLiteralError,
+    );
+    await expect(runValidate(await stepRun(store, fakeModel(leaky).model))).rejects.toThrow(
+      /09-validator-verdict.md carries 1 literal of held-out probes/,
     );
   });
 });

@@ -122,8 +122,19 @@ describe('npm run demo', () => {
     expect(rates[1]).toBeGreaterThan(rates[0] as number);
     expect(report).toMatch(/```mermaid\nxychart-beta\n/);
     expect(report).toContain('**Outcome:** pass rate');
-    expect(await git(dir, 'show', `${BRANCH}:${RUN_DIR}/improved-skill/SKILL.md`)).toContain(
-      '## Cutting a release',
+    const heldout = [...report.matchAll(/^\| \d+ \| `[a-z-]+` \| [\d.]+% \| ([\d.]+)% \|/gm)].map(
+      (m) => Number(m[1]),
+    );
+    expect(heldout).toEqual([0, 100]);
+    const improved = await git(dir, 'show', `${BRANCH}:${RUN_DIR}/improved-skill/SKILL.md`);
+    expect(improved).toContain('## Cutting a release');
+    // a general rule: no probe's repository, version or date, and the tool found none
+    for (const literal of ['acme/widget', '1.3.0', '1.2.1', '2026-11-20', '2026-10-09']) {
+      expect(improved).not.toContain(literal);
+    }
+    const verdict = await git(dir, 'show', `${BRANCH}:${RUN_DIR}/09-validator-verdict.md`);
+    expect(verdict).toMatch(
+      /^---\nverdict: approve\nduct_tape_findings: \[\]\nheldout_findings: \[\]\n---/,
     );
   });
 

@@ -6,6 +6,7 @@ import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import { InvalidFileError } from '../../errors.js';
 import type { RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { assertNoHeldout, readProbeLiterals } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,
@@ -20,6 +21,7 @@ import {
 } from '../inputs.js';
 import { type ChainModel, type RolePrompt, renderRolePrompt } from '../model.js';
 import type { StepOutcome, StepRun } from '../ports.js';
+import { scanText } from '../probe-literals.js';
 import { analysisFrontmatter, benchFrontmatter, specFile } from '../reports.js';
 
 /** One probe spec as the analyst may see it: the responsibility and non-held-out probe intents. */
@@ -403,16 +405,22 @@ export async function runAnalyze(run: StepRun): Promise<StepOutcome> {
       ? out.weaknesses.map((w) => `${renderWeakness(w)}\n`)
       : ['No structural weakness of the skill explains the failures.', '']),
   ].join('\n');
+  const report = writeReport(
+    STEPS.analyze.report,
+    analysisFrontmatter,
+    { has_structural_weakness: out.has_structural_weakness, weaknesses: ids },
+    body,
+    run.head,
+  );
+  // steps 8 and 9 read 07: nothing of a held-out probe may pass through it
+  const literals = await readProbeLiterals(run.deps.store);
+  assertNoHeldout(
+    STEPS.analyze.report,
+    scanText(report.content, STEPS.analyze.report, literals),
+    'skill-optimizer rerun analyze',
+  );
   return {
-    changes: [
-      writeReport(
-        STEPS.analyze.report,
-        analysisFrontmatter,
-        { has_structural_weakness: out.has_structural_weakness, weaknesses: ids },
-        body,
-        run.head,
-      ),
-    ],
+    changes: [report],
     result: out.has_structural_weakness
       ? `${ids.length} structural weakness${ids.length === 1 ? '' : 'es'}: ${ids.join(', ')}`
       : 'no structural weakness',

@@ -4,6 +4,7 @@ import { parseSkillMarkdown } from '../../bench/skill.js';
 import { InvalidFileError, SkillOptimizerError } from '../../errors.js';
 import type { RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { assertNoHeldout, ductTapeFindings, readProbeLiterals } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import { applyUnifiedDiff, changedFiles, readSkillFiles, renderDiffFence } from '../diff.js';
 import {
@@ -20,6 +21,7 @@ import {
 } from '../inputs.js';
 import { type ChainModel, type RolePrompt, renderRolePrompt } from '../model.js';
 import { type StepOutcome, StepRefusedError, type StepRun } from '../ports.js';
+import { describeFinding, type LiteralFinding, scanText } from '../probe-literals.js';
 import { proposalFrontmatter } from '../reports.js';
 import { type AnalysedWeakness, readAnalysis } from './analyze.js';
 
@@ -161,7 +163,26 @@ const cell = (text: string) => cleanText(text).replace(/\s+/g, ' ').replaceAll('
 /** Model prose with no line able to open a ```diff fence (which would confuse extractDiff). */
 const prose = (text: string) => cleanText(text).replace(/^(\s*)`{3}/gm, '$1 ```');
 
-function renderBody(out: ImproveOutput, weaknesses: readonly AnalysedWeakness[]): string {
+function ductTapeSection(findings: readonly LiteralFinding[]): string[] {
+  return [
+    '## Probe literals in the added lines (found by the tool)',
+    '',
+    ...(findings.length === 0
+      ? ['None.']
+      : [
+          'These strings come from visible probes; the validator is shown this list.',
+          '',
+          ...findings.map((f) => `- ${describeFinding(f)}`),
+        ]),
+    '',
+  ];
+}
+
+function renderBody(
+  out: ImproveOutput,
+  weaknesses: readonly AnalysedWeakness[],
+  ductTape: readonly LiteralFinding[],
+): string {
   const addressed = new Set(out.addresses_weaknesses);
   const rows = weaknesses
     .filter((w) => addressed.has(w.id))
@@ -186,6 +207,7 @@ function renderBody(out: ImproveOutput, weaknesses: readonly AnalysedWeakness[])
     '| --- | --- | --- | --- |',
     ...rows,
     '',
+    ...ductTapeSection(ductTape),
     '## Diff',
     '',
     renderDiffFence(out.diff),
@@ -203,6 +225,13 @@ function diffStats(diff: string): string {
 export async function runImprove(run: StepRun): Promise<StepOutcome> {
   const { store } = run.deps;
   const input = await gatherImproveInput(store, run);
+  const literals = await readProbeLiterals(store);
+  // a 07 written or edited without the scan must not carry a held-out literal to the optimizer
+  assertNoHeldout(
+    STEPS.analyze.report,
+    scanText(input.analysis, STEPS.analyze.report, literals),
+    'skill-optimizer rerun analyze',
+  );
   const out = await askImprovement(run.deps.model, input, run.signal);
   checkProposal(out, input.weaknesses);
 
@@ -224,17 +253,27 @@ export async function runImprove(run: StepRun): Promise<StepOutcome> {
   }
 
   const ids = [...new Set(out.addresses_weaknesses)];
+  const ductTape = ductTapeFindings(out.diff, literals);
+  const report = writeReport(
+    STEPS.improve.report,
+    proposalFrontmatter,
+    { addresses_weaknesses: ids },
+    renderBody(out, input.weaknesses, ductTape),
+    run.head,
+  );
+  // the report holds the rationale, the self-check and the whole diff
+  assertNoHeldout(
+    STEPS.improve.report,
+    scanText(report.content, STEPS.improve.report, literals),
+    'skill-optimizer rerun improve',
+  );
+  const tape =
+    ductTape.length === 0
+      ? ''
+      : `; ${ductTape.length} duct-tape finding${ductTape.length === 1 ? '' : 's'}`;
   return {
-    changes: [
-      writeReport(
-        STEPS.improve.report,
-        proposalFrontmatter,
-        { addresses_weaknesses: ids },
-        renderBody(out, input.weaknesses),
-        run.head,
-      ),
-    ],
-    result: `addresses ${ids.join(', ')}; ${written.length + deleted.length} file(s), ${diffStats(out.diff)}`,
+    changes: [report],
+    result: `addresses ${ids.join(', ')}; ${written.length + deleted.length} file(s), ${diffStats(out.diff)}${tape}`,
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InvalidFileError } from '../../errors.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { assertNoHeldout, ductTapeFindings, readProbeLiterals } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   applyUnifiedDiff,
@@ -26,17 +27,21 @@ import {
 } from '../inputs.js';
 import { type ChainModel, type RolePrompt, renderRolePrompt } from '../model.js';
 import type { StepOutcome, StepRun } from '../ports.js';
+import { describeFinding, type LiteralFinding, scanText } from '../probe-literals.js';
 import { proposalFrontmatter, type Verdict, verdictFrontmatter } from '../reports.js';
 import type { ChainState } from '../state.js';
 
 /**
  * Everything step 9 may see: the skill before and after, the diff (never 08's rationale), 01,
- * 02 when upstream-bound, intent, directives. No field for prior verdicts, bench data or probes.
+ * 02 when upstream-bound, intent, directives, and the visible-probe literals the tool found on
+ * the diff's added lines. No field for prior verdicts, bench data or the probes themselves.
  */
 export interface ValidateInput {
   before: SkillSnapshot;
   after: SkillSnapshot;
   diff: string;
+  /** Duct tape: visible-probe literals on the added lines (never held-out ones). */
+  ductTape: LiteralFinding[];
   functionality: string;
   submissions: string | null;
   intent: string;
@@ -98,6 +103,9 @@ async function readProposalDiff(store: RunStore): Promise<{ diff: string; ids: s
 /** The proposal, the skill before/after it, and the role's input built from them. */
 async function collect(store: RunStore, run: Pick<StepRun, 'state' | 'directives'>) {
   const { diff, ids } = await readProposalDiff(store);
+  const literals = await readProbeLiterals(store);
+  const proposal = (await store.read(STEPS.improve.report)) ?? '';
+  const heldout = scanText(proposal, STEPS.improve.report, literals).filter((f) => f.heldout);
   const current = await readSkill(store);
   const before = await readSkillFiles(store, current.copy);
   const after = await applyUnifiedDiff(before, diff);
@@ -116,12 +124,13 @@ async function collect(store: RunStore, run: Pick<StepRun, 'state' | 'directives
       })),
     },
     diff,
+    ductTape: ductTapeFindings(diff, literals),
     functionality,
     submissions,
     intent: await readIntent(store),
     directives: run.directives,
   };
-  return { input, ids, before, after };
+  return { input, ids, before, after, heldout, literals };
 }
 
 export async function gatherValidateInput(
@@ -130,6 +139,10 @@ export async function gatherValidateInput(
 ): Promise<ValidateInput> {
   return (await collect(store, run)).input;
 }
+
+/** A duct-tape finding as the validator sees it: the literal, its kind and where it was added. */
+const ductTapeLine = (f: LiteralFinding) =>
+  `- \`${f.literal}\` (${f.kind}) from visible probe ${f.probe}, added at ${f.where.file}:${f.where.line}`;
 
 export async function renderValidatePrompt(input: ValidateInput): Promise<RolePrompt> {
   return renderRolePrompt('validator', {
@@ -141,6 +154,10 @@ export async function renderValidatePrompt(input: ValidateInput): Promise<RolePr
         ? '(not bound upstream)'
         : dataSection(STEPS.submissions.report, input.submissions),
     diff: dataSection('proposed-diff', input.diff),
+    duct_tape:
+      input.ductTape.length === 0
+        ? '(none found)'
+        : dataSection('duct-tape-findings', input.ductTape.map(ductTapeLine).join('\n')),
     skill_copy: input.before.copy,
     before: skillSections(input.before, 'before'),
     after: skillSections(input.after, 'after'),
@@ -293,10 +310,48 @@ function stateUpdate(
   return undefined;
 }
 
+/**
+ * 08 carries literals of held-out probes: the validator is not asked (it must not see them) and
+ * the candidate is rejected, with where they were found but never the literals themselves.
+ */
+function blockedByHeldout(
+  run: StepRun,
+  frontmatter: { duct_tape_findings: string[]; heldout_findings: string[] },
+): StepOutcome {
+  const n = frontmatter.heldout_findings.length;
+  const out: ValidateOutput = {
+    verdict: 'reject',
+    findings: [
+      {
+        severity: 'blocker',
+        finding: `The proposal carries ${n} literal${n === 1 ? '' : 's'} of held-out probes (${frontmatter.heldout_findings.join('; ')}); it was not shown to the validator.`,
+      },
+    ],
+    summary: 'Blocked by the tool: the proposal carries strings of held-out probes.',
+  };
+  return {
+    changes: [
+      writeReport(
+        STEPS.validate.report,
+        verdictFrontmatter,
+        { verdict: out.verdict, ...frontmatter },
+        renderBody(out, null),
+        run.head,
+      ),
+    ],
+    result: summariseVerdict(out.verdict, ['blocker'], out.summary, RESULT_SUMMARY_CHARS),
+  };
+}
+
 /** Step 9 (fresh): judge 08's diff; on approve, apply it into improved-skill/ in the same commit. */
 export async function runValidate(run: StepRun): Promise<StepOutcome> {
   const { store } = run.deps;
-  const { input, ids, before, after } = await collect(store, run);
+  const { input, ids, before, after, heldout, literals } = await collect(store, run);
+  const frontmatter = {
+    duct_tape_findings: input.ductTape.map(describeFinding),
+    heldout_findings: heldout.map(describeFinding),
+  };
+  if (heldout.length > 0) return blockedByHeldout(run, frontmatter);
   const out = await askValidation(run.deps.model, input, run.signal);
 
   let skillChanges: FileChange[] = [];
@@ -310,17 +365,20 @@ export async function runValidate(run: StepRun): Promise<StepOutcome> {
         : 'The diff was applied to a copy of `vendored-skill/`, creating `improved-skill/`.';
   }
   const update = stateUpdate(out, ids);
+  const report = writeReport(
+    STEPS.validate.report,
+    verdictFrontmatter,
+    { verdict: out.verdict, ...frontmatter },
+    renderBody(out, applied),
+    run.head,
+  );
+  assertNoHeldout(
+    STEPS.validate.report,
+    scanText(report.content, STEPS.validate.report, literals),
+    'skill-optimizer rerun validate',
+  );
   return {
-    changes: [
-      writeReport(
-        STEPS.validate.report,
-        verdictFrontmatter,
-        { verdict: out.verdict },
-        renderBody(out, applied),
-        run.head,
-      ),
-      ...skillChanges,
-    ],
+    changes: [report, ...skillChanges],
     result: summariseVerdict(
       out.verdict,
       out.findings.map((f) => f.severity),
