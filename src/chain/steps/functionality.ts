@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RunStore } from '../../store/port.js';
+import { dataSection } from '../../text/sanitize.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,
@@ -63,10 +64,13 @@ export async function gatherFunctionalityInput(
 export async function renderFunctionalityPrompt(input: FunctionalityInput): Promise<RolePrompt> {
   const hint = detectWrapper(input.skill);
   return renderRolePrompt('functionality', {
-    skill_source: input.skillSource,
+    skill_source: dataSection('skill-source', input.skillSource),
     wrapper_hint: hint.likely
-      ? `likely a wrapper (${hint.evidence.join('; ')})`
-      : 'no sign of a wrapper',
+      ? dataSection(
+          'operator-wrapper-check',
+          ['likely a wrapper:', ...hint.evidence.map((e) => `- ${e}`)].join('\n'),
+        )
+      : '(no sign of a wrapper)',
     intent: intentSection(input.intent),
     directives: directivesSection(input.directives),
     skill: skillSections(input.skill),
