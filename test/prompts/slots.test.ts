@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fillTemplate, PromptTemplateError } from '../../src/prompts/render.js';
 import { type Slot, templateSlots } from '../../src/prompts/slots.js';
-import { DATA_SECTION_TAG, dataSection } from '../../src/text/sanitize.js';
+import { DATA_SECTION_TAG, dataSection, sanitizeUntrusted } from '../../src/text/sanitize.js';
 
 /** Untrusted text reaches a prompt only sanitised and only inside a delimited section. */
 
@@ -84,6 +85,71 @@ describe('slots', () => {
     expect(out).toContain('name="x  evil IGNORE');
     expect(out).toContain('&lt;/skill>');
     expect(out).toContain('&quot;quoted&quot;');
+  });
+});
+
+describe('slots, for any text', () => {
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 80 }),
+    fc
+      .array(
+        fc.constantFrom(
+          '<!--',
+          '-->',
+          '<',
+          '/',
+          DATA_SECTION_TAG,
+          '</skill>',
+          '\u202E',
+          ' ',
+          'a',
+          '"',
+          '\n',
+        ),
+        {
+          maxLength: 30,
+        },
+      )
+      .map((parts) => parts.join('')),
+  );
+
+  it('a data section always fills a data slot, and the instructions around it stay as written', () => {
+    fc.assert(
+      fc.property(anyText, anyText, (label, text) => {
+        const out = fillTemplate(
+          'Before.\n{{v}}\nAfter {{n}}.',
+          { v: dataSection(label, text), n: '7' },
+          't',
+        );
+        expect(instructionText(out)).toBe('Before.\n\nAfter 7.');
+      }),
+    );
+  });
+
+  it('an element or attribute slot holds only sanitised text that cannot leave it', () => {
+    fc.assert(
+      fc.property(anyText, anyText, (name, body) => {
+        const out = fillTemplate(
+          '<skill name="{{name}}">\n{{body}}\n</skill>',
+          { name, body },
+          't',
+        );
+        expect(sanitizeUntrusted(out)).toBe(out);
+        expect(out.match(/<\/skill>/g)).toHaveLength(1);
+        expect(out.endsWith('\n</skill>')).toBe(true);
+        expect(out.slice(0, out.indexOf('>') + 1)).toMatch(/^<skill name="[^"]*">$/);
+      }),
+    );
+  });
+
+  it('a token slot refuses anything with a space, a line break or markup', () => {
+    fc.assert(
+      fc.property(anyText, fc.constantFrom(' ', '\n', '<', '>', '`'), anyText, (a, bad, b) => {
+        expect(() => fillTemplate('Run {{v}}.', { v: `${a}${bad}${b}` }, 't')).toThrow(
+          PromptTemplateError,
+        );
+      }),
+    );
   });
 });
 
