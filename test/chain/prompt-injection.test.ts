@@ -1,8 +1,27 @@
-import { describe, expect, it } from 'vitest';
-import { renderFunctionalityPrompt } from '../../src/chain/steps/functionality.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChainModel } from '../../src/chain/model.js';
+import { initialState } from '../../src/chain/state.js';
+import {
+  type FunctionalityOutput,
+  renderFunctionalityPrompt,
+  runFunctionality,
+} from '../../src/chain/steps/functionality.js';
 import { detectWrapper } from '../../src/chain/wrapper.js';
+import { defaultConfig } from '../../src/config/schema.js';
 import { renderPrompt } from '../../src/prompts/render.js';
+import type { LocalRunStore } from '../../src/store/local.js';
 import { DATA_SECTION_TAG } from '../../src/text/sanitize.js';
+import { useGitSandbox } from '../store/git-fixture.js';
+import { seedRunDir } from './firewall-fixture.js';
+
+const sandbox = useGitSandbox();
+let store: LocalRunStore;
+beforeAll(async () => {
+  ({ store } = await seedRunDir(sandbox.base));
+});
+afterAll(async () => {
+  await store?.close();
+});
 
 /**
  * Frontmatter is skill text too: an injection in `source:` and `description:` (an HTML comment,
@@ -63,6 +82,50 @@ describe('a frontmatter injection in a wrapper skill', () => {
     expect(hint.likely).toBe(true);
     expect(hint.pointsTo).toBe(`../shared/kac  ${ORDER}`);
     expect(hint.evidence.join('\n')).not.toMatch(/<!--|\u202E/);
+  });
+
+  it("cleans the model's wrapper_points_to before the report (and so the gate) repeats it", async () => {
+    const answer: FunctionalityOutput = {
+      skill_name: 'kac',
+      classification: 'document',
+      summary: 'Keeps changelogs.',
+      responsibilities: [{ id: 'add-entry', title: 'Add', description: 'Adds an entry.' }],
+      pr_submission_intent: false,
+      pr_submission_reason: 'Not asked for.',
+      likely_wrapper: true,
+      wrapper_points_to: `../shared/kac ${HIDDEN}${RLO}`,
+    };
+    const model: ChainModel = {
+      call: async (_role, _prompt, output) => output.schema.parse(answer),
+    };
+    const outcome = await runFunctionality({
+      deps: {
+        store,
+        model,
+        bench: {
+          run: () => Promise.reject(new Error('no bench in step 1')),
+          smoke: () => Promise.reject(new Error('no smoke in step 1')),
+        },
+        upstream: null,
+        config: defaultConfig(),
+        loop: { threshold: 80, maxIterations: 5, maxRevisions: 2 },
+        now: () => new Date('2026-01-01T00:00:00Z'),
+        log: () => undefined,
+      },
+      state: initialState({
+        slug: 'keep-a-changelog',
+        skillPath: 'skills/keep-a-changelog',
+        sourceCommit: 'c'.repeat(40),
+        autopilot: true,
+      }),
+      directives: [],
+      intent: '',
+      head: await store.head(),
+    });
+    const report = outcome.changes[0];
+    const text = report && 'content' in report ? report.content.toString() : '';
+    expect(text).toContain('wrapper_points_to: ../shared/kac\n');
+    expect(text).not.toMatch(/<!--|\u202E/);
   });
 
   it('reaches a trial agent inside the <skill> element only, sanitised and unable to close it', async () => {

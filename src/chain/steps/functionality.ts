@@ -100,7 +100,10 @@ export async function runFunctionality(run: StepRun): Promise<StepOutcome> {
   const out = await askFunctionality(run.deps.model, input, run.signal);
   const hint = detectWrapper(input.skill);
   const likelyWrapper = out.likely_wrapper || hint.likely;
-  const pointsTo = out.wrapper_points_to ?? hint.pointsTo;
+  // The model read a sanitised skill but may still echo markup: the report, the gate and the
+  // re-vendored path get the pointer cleaned.
+  const pointsTo =
+    (out.wrapper_points_to === null ? '' : cleanText(out.wrapper_points_to)) || hint.pointsTo;
 
   const body = [
     `# Functionality of \`${cleanText(out.skill_name)}\``,
