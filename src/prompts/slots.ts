@@ -13,7 +13,7 @@ import {
  *
  * - `sections` — the placeholder is alone on its line: the value is one or more
  *   `<untrusted_data>` sections (made by `dataSection`, so sanitised) and, between them,
- *   operator notes: whole lines in parentheses, such as `(none)`.
+ *   short operator notes: whole lines in parentheses, such as `(none)`.
  * - `element` — alone on its line between a `<tag …>` line and a `</tag>` line: the renderer
  *   sanitises the value and escapes any `tag` inside it, so the template's element delimits it.
  * - `attribute` — inside `name="…"`: the renderer sanitises and escapes the value.
@@ -35,7 +35,7 @@ export class PromptTemplateError extends SkillOptimizerError {}
 const PLACEHOLDER_SOURCE = String.raw`\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}`;
 const OPEN_TAG_LINE = /^<([a-z][a-z0-9_-]*)(?:\s[^<>]*)?>$/i;
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._/@%+-]{0,99}$/;
-const NOTE_LINE = /^\([^<>]*\)$/;
+const NOTE_LINE = /^\([^<>\n]{0,100}\)$/;
 const SECTION = new RegExp(
   `<${DATA_SECTION_TAG} label="([^"<>]*)">\\n([\\s\\S]*?)${DATA_SECTION_CLOSE}`,
   'g',

@@ -69,6 +69,7 @@ describe('slots', () => {
     expect(fill('Data:\n{{v}}\n', forged)).toThrow(
       "got a data section 'x' whose text was not sanitised",
     );
+    expect(fill('Data:\n{{v}}\n', `(${'a '.repeat(60)})`)).toThrow('parenthesised notes only');
     const mixed = `${dataSection('a', 'one')}\n\n(2 more left out)\n${dataSection('b', ATTACK)}`;
     expect(fill('Data:\n{{v}}\n', mixed)()).toBe(`Data:\n${mixed}\n`);
   });
