@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import { parseSkillMarkdown } from '../bench/skill.js';
 import { operatorCommit, RUN_FILES } from '../chain/catalog.js';
 import { intentEntry, runSlug } from '../chain/start.js';
 import { initialState, readState, stateChange } from '../chain/state.js';
-import { SkillOptimizerError } from '../errors.js';
+import { PathEscapeError, SkillOptimizerError } from '../errors.js';
 import { workBranchName } from '../routing/branch.js';
+import { confinedFolder } from '../store/confined-folder.js';
 import { runGit } from '../store/git.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import type { FileChange } from '../store/port.js';
@@ -41,9 +41,25 @@ export async function slugAt(repoDir: string, sha: string, skillPath: string): P
   const file = `${skillPath === '.' ? '' : `${skillPath}/`}SKILL.md`;
   const shown = await runGit(['show', `${sha}:${file}`], { cwd: repoDir, okCodes: [128] });
   if (shown.exitCode !== 0) {
-    throw new SkillOptimizerError(`${file}: no SKILL.md at ${sha.slice(0, 12)}`);
+    const link = await symlinkOnPath(repoDir, sha, file);
+    throw link === null
+      ? new SkillOptimizerError(`${file}: no SKILL.md at ${sha.slice(0, 12)}`)
+      : new PathEscapeError(
+          `${file}: ${link} is a symlink at ${sha.slice(0, 12)}; a skill is vendored only from real folders of the repository, never through a link`,
+        );
   }
   return runSlug(parseSkillMarkdown(shown.stdout, file).name);
+}
+
+/** The first folder on `path` that is a symlink (git mode 120000) at `sha`; null when none is. */
+async function symlinkOnPath(repoDir: string, sha: string, path: string): Promise<string | null> {
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i += 1) {
+    const prefix = segments.slice(0, i).join('/');
+    const listed = await runGit(['ls-tree', sha, '--', prefix], { cwd: repoDir });
+    if (listed.stdout.startsWith('120000 ')) return prefix;
+  }
+  return null;
 }
 
 /**
@@ -82,7 +98,13 @@ export async function startGitHubRun(
         autopilot: opts.autopilot,
       });
       const changes: FileChange[] = [
-        ...(await readTree(join(run.local.worktreeDir, opts.skillPath), RUN_FILES.vendored)),
+        ...(await readTree(
+          // The checkout has the PR's symlinks: vendor only what really lies in the repository.
+          (
+            await confinedFolder(run.local.worktreeDir, opts.skillPath)
+          ).abs,
+          RUN_FILES.vendored,
+        )),
         {
           path: RUN_FILES.intent,
           content: intentEntry('', opts.intent ?? undefined, opts.actor, at),

@@ -105,7 +105,10 @@ export async function renderReviewPrompt(input: ReviewInput): Promise<RolePrompt
   return renderRolePrompt('reviewer', {
     threshold: String(input.threshold),
     stop_reason: dataSection('stop-reason', input.stopReason),
-    progression: progressionTable(input.progression),
+    progression:
+      input.progression.length === 0
+        ? progressionTable([])
+        : dataSection('progression', progressionTable(input.progression)),
     intent: intentSection(input.intent),
     functionality: dataSection(STEPS.functionality.report, input.functionality),
     analysis:

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { loadSkill } from '../bench/skill.js';
 import { SkillOptimizerError } from '../errors.js';
+import { confinedFolder } from '../store/confined-folder.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import type { FileChange } from '../store/port.js';
 import { readTree } from '../store/read-tree.js';
@@ -60,13 +61,14 @@ export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
   if (rel.startsWith('..') || isAbsolute(rel)) {
     throw new StartRunError(`${opts.skillDir} is outside the git repository at ${root}`);
   }
-  const skillPath = rel.split(sep).join('/') || '.';
   if (!existsSync(join(skillAbs, 'SKILL.md'))) {
     throw new StartRunError(
-      `${skillPath}: no SKILL.md in this folder; point at a skill folder (the one that holds SKILL.md)`,
+      `${rel.split(sep).join('/') || '.'}: no SKILL.md in this folder; point at a skill folder (the one that holds SKILL.md)`,
     );
   }
-  const skill = await loadSkill(skillAbs);
+  // The lexical check above cannot see symlinks: vendor only what really lies in the repository.
+  const { abs: skillReal, path: skillPath } = await confinedFolder(root, skillAbs);
+  const skill = await loadSkill(skillReal);
   if (await isPathDirty(root, skillPath)) {
     throw new StartRunError(
       `${skillPath} has uncommitted changes; commit or stash them first — a run optimises the committed skill`,
@@ -86,7 +88,7 @@ export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
     if (state === null) {
       const fresh = initialState({ slug, skillPath, sourceCommit, autopilot: opts.autopilot });
       const changes: FileChange[] = [
-        ...(await readTree(skillAbs, RUN_FILES.vendored)),
+        ...(await readTree(skillReal, RUN_FILES.vendored)),
         { path: RUN_FILES.intent, content: intentEntry('', opts.intent, opts.actor, at) },
         stateChange(fresh),
       ];
@@ -141,7 +143,8 @@ export function localSkillSource(root: string): SkillSource {
       if (!existsSync(join(abs, 'SKILL.md'))) {
         throw new StartRunError(`${repoRelativePath}: no SKILL.md there, so it cannot be vendored`);
       }
-      return readTree(abs, prefix);
+      // A wrapper's target may be reached through a committed symlink: judge its real path.
+      return readTree((await confinedFolder(root, repoRelativePath)).abs, prefix);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { sanitizeUntrusted } from '../text/sanitize.js';
 import type { SkillSnapshot } from './inputs.js';
 
 /**
@@ -23,16 +24,18 @@ export function detectWrapper(skill: SkillSnapshot): WrapperHint {
 
   for (const key of POINTER_KEYS) {
     const m = new RegExp(`^${key}:\\s*(.+)$`, 'mi').exec(fm);
-    if (m?.[1]) {
-      evidence.push(`frontmatter \`${key}:\` points to ${m[1].trim()}`);
-      pointsTo ??= m[1].trim().replace(/^['"]|['"]$/g, '');
+    // The value is skill text: hidden comments and invisible characters never travel on.
+    const value = sanitizeUntrusted(m?.[1] ?? '').trim();
+    if (value !== '') {
+      evidence.push(`frontmatter \`${key}:\` points to ${value}`);
+      pointsTo ??= value.replace(/^['"]|['"]$/g, '');
     }
   }
   const words = body.split(/\s+/).filter(Boolean).length;
   const see = SEE_LINE.exec(body);
   if (words < 80 && see) {
     evidence.push(`short body (${words} words) that defers elsewhere`);
-    pointsTo ??= (see[2] ?? see[1] ?? '').replace(/^`|`$/g, '') || null;
+    pointsTo ??= sanitizeUntrusted(see[2] ?? see[1] ?? '').replace(/^`|`$/g, '') || null;
   }
   const agentLayouts = skill.files.filter((f) =>
     /^(?:\.claude-plugin|\.codex|\.cursor)\//.test(f.path),

@@ -1,4 +1,4 @@
-import { SkillOptimizerError } from '../errors.js';
+import { PathEscapeError, SkillOptimizerError } from '../errors.js';
 import type { CommitOptions, FileChange, RunStore } from '../store/port.js';
 import { checkSlug, inRunDir, normalizeRelativePath } from '../store/run-path.js';
 import { isStaleByOrder } from '../store/staleness.js';
@@ -18,6 +18,9 @@ export interface GitHubRunStoreOptions {
   slug: string;
   author?: { name: string; email: string };
 }
+
+/** A git tree entry that is a symbolic link: its blob is the link's target, not a file. */
+const SYMLINK_MODE = '120000';
 
 const FULL_SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
 
@@ -88,7 +91,16 @@ export class GitHubRunStore implements RunStore {
     const load = async (): Promise<Map<string, TreeEntry>> => {
       const root = await this.#trees.rootOf(commit);
       const folder = await this.#trees.entryAt(root, this.runDir);
-      return folder?.type === 'tree' ? this.#trees.filesUnder(folder.sha) : new Map();
+      if (folder?.type !== 'tree') return new Map<string, TreeEntry>();
+      const files = await this.#trees.filesUnder(folder.sha);
+      for (const [path, entry] of files) {
+        if (entry.mode === SYMLINK_MODE) {
+          throw new PathEscapeError(
+            `${this.runDir}/${path} at ${commit.slice(0, 12)} on ${this.branch} is a symlink (git mode 120000); a run dir holds only regular files, so remove the link and commit the file itself`,
+          );
+        }
+      }
+      return files;
     };
     const promise = load();
     this.#files.set(commit, promise);

@@ -119,7 +119,13 @@ async function treePaths(
   );
   const paths = new Map<string, string>();
   for (const entry of data.tree) {
-    if (entry.type === 'blob' && entry.path !== undefined && entry.sha !== undefined) {
+    // A symlink (mode 120000) is a blob holding its target's path: never read it as a file.
+    if (
+      entry.type === 'blob' &&
+      entry.mode !== '120000' &&
+      entry.path !== undefined &&
+      entry.sha !== undefined
+    ) {
       paths.set(entry.path, entry.sha);
     }
   }

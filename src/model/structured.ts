@@ -12,6 +12,7 @@ import type {
 import { z } from 'zod';
 import { SkillOptimizerError } from '../errors.js';
 import { renderPrompt } from '../prompts/render.js';
+import { dataSection } from '../text/sanitize.js';
 import { type CacheMarkOptions, withCacheMarks } from './cache-marks.js';
 import type { ModelClient } from './client.js';
 
@@ -133,7 +134,7 @@ async function repairTurns(
   if (failure.ok) return [];
   const feedback = await renderPrompt('structured-repair', {
     tool_name: toolName,
-    issues: failure.issues.map((issue) => `- ${issue}`).join('\n'),
+    issues: dataSection('schema-issues', failure.issues.map((issue) => `- ${issue}`).join('\n')),
   });
   // A tool_use block must be answered by a tool_result: keep only the one being answered.
   const assistant = message.content

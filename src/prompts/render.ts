@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SkillOptimizerError } from '../errors.js';
+import { PromptTemplateError, slotAt, slotText } from './slots.js';
 
 /**
  * prompts/ at the package root, found by walking up from this module: it runs from src/prompts
@@ -18,14 +18,16 @@ function findPromptsDir(start: string): string {
   }
 }
 
-export class PromptTemplateError extends SkillOptimizerError {}
+export { PromptTemplateError };
 
 const PLACEHOLDER = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi;
 
 /**
  * Fills `{{name}}` placeholders from `values`. Every placeholder must have a value and every
  * value must be used, so a template and its typed input cannot drift apart silently.
- * Values are inserted verbatim and never re-scanned for placeholders.
+ * Where a placeholder sits decides what it takes (see slots.ts): data sections on a line of
+ * their own, sanitised text inside a template's element or attribute, a bare token elsewhere —
+ * so untrusted text never lands in instruction position. Values are never re-scanned.
  */
 export function fillTemplate(
   template: string,
@@ -34,14 +36,14 @@ export function fillTemplate(
 ): string {
   const used = new Set<string>();
   const missing = new Set<string>();
-  const out = template.replace(PLACEHOLDER, (_match, key: string) => {
+  const out = template.replace(PLACEHOLDER, (match: string, key: string, index: number) => {
     const value = values[key];
     if (value === undefined) {
       missing.add(key);
       return '';
     }
     used.add(key);
-    return value;
+    return slotText(slotAt(template, index, match, key), value, name);
   });
   if (missing.size > 0) {
     throw new PromptTemplateError(

@@ -97,3 +97,20 @@ export function dataSection(label: string, text: string): string {
   const newline = body.endsWith('\n') ? '' : '\n';
   return `<${DATA_SECTION_TAG} label="${attribute}">\n${body}${newline}${DATA_SECTION_CLOSE}`;
 }
+
+/** Untrusted text sanitised and escaped to sit inside a double-quoted attribute of a tag. */
+export function attributeValue(text: string): string {
+  return escapeAttribute(sanitizeUntrusted(text));
+}
+
+/**
+ * Untrusted text sanitised to sit between `<tag …>` and `</tag>` lines of a template: any opening
+ * or closing `tag` inside it has its `<` escaped as `&lt;`, so it cannot end the element early.
+ * `tag` is a tag name from a template (letters, digits, `_` and `-`).
+ */
+export function elementBody(tag: string, text: string): string {
+  return sanitizeUntrusted(text).replace(
+    new RegExp(`<(\\s*/?\\s*${tag})(?![a-z0-9_-])`, 'gi'),
+    '&lt;$1',
+  );
+}

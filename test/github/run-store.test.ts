@@ -30,7 +30,7 @@ function openStore() {
 }
 
 /** The branch at H1: .skill-optimizer/demo/{intent.md, 01-functionality.md, tests/...}. */
-function serveHead(scope: nock.Scope): nock.Scope {
+function serveHead(scope: nock.Scope, extra: object[] = []): nock.Scope {
   return scope
     .get(refPath)
     .reply(200, { object: { sha: H1 } })
@@ -60,6 +60,7 @@ function serveHead(scope: nock.Scope): nock.Scope {
         { path: 'tests/suite.yml', mode: '100644', type: 'blob', sha: sha('b-suite') },
         { path: 'tests/f1', mode: '040000', type: 'tree', sha: sha('t-f1') },
         { path: 'tests/f1/spec.yaml', mode: '100644', type: 'blob', sha: sha('b-spec') },
+        ...extra,
       ],
     });
 }
@@ -92,6 +93,21 @@ describe('GitHubRunStore reads', () => {
     expect(await store.exists('tests/f')).toBe(false);
     expect(await store.exists('')).toBe(true);
     expect(await store.head()).toBe(H1);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('refuses a symlink in the run dir (mode 120000) instead of reading its target as a file', async () => {
+    const scope = serveHead(api(), [
+      { path: 'vendored-skill', mode: '040000', type: 'tree', sha: sha('t-vendored') },
+      { path: 'vendored-skill/SKILL.md', mode: '100644', type: 'blob', sha: sha('b-skill') },
+      { path: 'vendored-skill/leak.md', mode: '120000', type: 'blob', sha: sha('b-link') },
+    ]);
+    const store = openStore();
+    const read = store.read('vendored-skill/SKILL.md');
+    await expect(read).rejects.toBeInstanceOf(PathEscapeError);
+    await expect(read).rejects.toThrow(
+      `${RUN_DIR}/vendored-skill/leak.md at ${H1.slice(0, 12)} on ${BRANCH} is a symlink (git mode 120000)`,
+    );
     expect(scope.isDone()).toBe(true);
   });
 

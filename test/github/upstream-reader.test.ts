@@ -107,6 +107,36 @@ describe('the GitHub upstream reader', () => {
     });
   });
 
+  it('never reads a symlink (mode 120000) as a file: its blob is only the target path', async () => {
+    const scope = api()
+      .get(at)
+      .reply(200, { default_branch: 'main' })
+      .get(`${at}/git/trees/main`)
+      .query({ recursive: '1' })
+      .reply(200, {
+        truncated: false,
+        tree: [
+          { path: 'CONTRIBUTING.md', type: 'blob', mode: '120000', sha: sha('link') },
+          { path: 'docs/CONTRIBUTING.md', type: 'blob', mode: '100644', sha: sha('docs') },
+          { path: 'skills/k/SKILL.md', type: 'blob', mode: '120000', sha: sha('skill-link') },
+        ],
+      })
+      .get(`${at}/git/blobs/${sha('docs')}`)
+      .reply(200, { encoding: 'base64', content: Buffer.from('docs guide').toString('base64') })
+      .get(`${at}/license`)
+      .reply(404, failure('Not Found', 404))
+      .get(`${at}/pulls`)
+      .query({ state: 'closed', per_page: 20 })
+      .reply(200, []);
+    const info = await reader('skills/k').reader.read('skills/k');
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(info).toMatchObject({
+      contributing: 'docs guide',
+      skillFrontmatterExamples: [],
+      skillPath: null,
+    });
+  });
+
   it('reads at most five SKILL.md files, shallowest first', async () => {
     const tree = Array.from({ length: 7 }, (_, i) => ({
       path: `${'d/'.repeat(i)}s${i}/SKILL.md`,

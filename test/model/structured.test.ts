@@ -141,8 +141,10 @@ describe('callStructured', () => {
         is_error: true,
         content:
           'Your input for the tool `submit_verdict` did not match its schema:\n' +
+          '<untrusted_data label="schema-issues">\n' +
           '- score: Invalid input: expected number, received string\n' +
-          '- reasons: Too small: expected array to have >=1 items\n\n' +
+          '- reasons: Too small: expected array to have >=1 items\n' +
+          '</untrusted_data>\n\n' +
           'Call `submit_verdict` again, with input that fixes every problem listed above.\n',
       },
     ]);
@@ -170,7 +172,9 @@ describe('callStructured', () => {
             type: 'text',
             text:
               'Your input for the tool `submit_verdict` did not match its schema:\n' +
-              '- no call to the tool submit_verdict (stop_reason: end_turn)\n\n' +
+              '<untrusted_data label="schema-issues">\n' +
+              '- no call to the tool submit_verdict (stop_reason: end_turn)\n' +
+              '</untrusted_data>\n\n' +
               'Call `submit_verdict` again, with input that fixes every problem listed above.\n',
           },
         ],

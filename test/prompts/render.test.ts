@@ -5,7 +5,9 @@ import { fillTemplate, PromptTemplateError, renderPrompt } from '../../src/promp
 
 describe('fillTemplate', () => {
   it('fills every placeholder and never re-scans inserted values', () => {
-    expect(fillTemplate('a {{x}} b {{ y }}', { x: '{{y}}', y: '2' }, 't')).toBe('a {{y}} b 2');
+    expect(fillTemplate('a\n{{x}}\nb {{ y }}', { x: '(see {{y}})', y: '2' }, 't')).toBe(
+      'a\n(see {{y}})\nb 2',
+    );
   });
 
   it('refuses a placeholder without a value, naming it', () => {
@@ -15,7 +17,7 @@ describe('fillTemplate', () => {
   });
 
   it('refuses a value without a placeholder, so inputs cannot silently drift', () => {
-    expect(() => fillTemplate('{{x}}', { x: '1', extra: '2' }, 'role')).toThrow(
+    expect(() => fillTemplate('n={{x}}', { x: '1', extra: '2' }, 'role')).toThrow(
       "prompt template 'role' has no placeholder for extra",
     );
   });

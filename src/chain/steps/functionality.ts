@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RunStore } from '../../store/port.js';
+import { dataSection } from '../../text/sanitize.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,
@@ -63,10 +64,13 @@ export async function gatherFunctionalityInput(
 export async function renderFunctionalityPrompt(input: FunctionalityInput): Promise<RolePrompt> {
   const hint = detectWrapper(input.skill);
   return renderRolePrompt('functionality', {
-    skill_source: input.skillSource,
+    skill_source: dataSection('skill-source', input.skillSource),
     wrapper_hint: hint.likely
-      ? `likely a wrapper (${hint.evidence.join('; ')})`
-      : 'no sign of a wrapper',
+      ? dataSection(
+          'operator-wrapper-check',
+          ['likely a wrapper:', ...hint.evidence.map((e) => `- ${e}`)].join('\n'),
+        )
+      : '(no sign of a wrapper)',
     intent: intentSection(input.intent),
     directives: directivesSection(input.directives),
     skill: skillSections(input.skill),
@@ -96,7 +100,10 @@ export async function runFunctionality(run: StepRun): Promise<StepOutcome> {
   const out = await askFunctionality(run.deps.model, input, run.signal);
   const hint = detectWrapper(input.skill);
   const likelyWrapper = out.likely_wrapper || hint.likely;
-  const pointsTo = out.wrapper_points_to ?? hint.pointsTo;
+  // The model read a sanitised skill but may still echo markup: the report, the gate and the
+  // re-vendored path get the pointer cleaned.
+  const pointsTo =
+    (out.wrapper_points_to === null ? '' : cleanText(out.wrapper_points_to)) || hint.pointsTo;
 
   const body = [
     `# Functionality of \`${cleanText(out.skill_name)}\``,
