@@ -1,7 +1,11 @@
+import { codeSpan, escapeMarkdown } from '../text/escape-markdown.js';
 import { keptRates } from './next.js';
 import type { ChainState } from './state.js';
 
-/** `report.md` (CHAIN.md §3): progression table and chart, weaknesses, decisions, cost. */
+/**
+ * `report.md` (CHAIN.md §3): progression table and chart, weaknesses, decisions, cost. Text from
+ * the run (outcome, weaknesses, the review) is escaped: the same markdown becomes the job summary.
+ */
 export function renderReport(
   state: ChainState,
   opts: { outcome: string; review: string | null; skillName: string },
@@ -16,9 +20,9 @@ export function renderReport(
   // A discarded improvement's bench measured a skill that was not kept.
   const kept = keptRates(state.benches).at(-1) ?? null;
   const lines = [
-    `# Skill Optimizer report: \`${opts.skillName}\``,
+    `# Skill Optimizer report: ${codeSpan(opts.skillName)}`,
     '',
-    `**Outcome:** ${opts.outcome}`,
+    `**Outcome:** ${escapeMarkdown(opts.outcome)}`,
     '',
     first && last
       ? `Pass rate went from ${pct(first.pass_rate)} (first bench) to ${pct(kept)} (the skill kept after the last bench); without the skill it was ${pct(first.baseline_pass_rate)}.`
@@ -53,7 +57,7 @@ export function renderReport(
   lines.push(
     ...(state.weaknesses_addressed.length === 0
       ? ['None yet.']
-      : state.weaknesses_addressed.map((w) => `- \`${w}\``)),
+      : state.weaknesses_addressed.map((w) => `- ${codeSpan(w)}`)),
     '',
     '## Decisions at gates',
     '',
@@ -74,6 +78,7 @@ export function renderReport(
     `| ${state.usage.input_tokens.toLocaleString('en-US')} | ${state.usage.cache_creation_input_tokens.toLocaleString('en-US')} | ${state.usage.cache_read_input_tokens.toLocaleString('en-US')} | ${state.usage.output_tokens.toLocaleString('en-US')} | $${state.cost_usd.toFixed(4)} |`,
     '',
   );
-  if (opts.review) lines.push('## Why the loop stopped short', '', opts.review.trim(), '');
+  if (opts.review)
+    lines.push('## Why the loop stopped short', '', escapeMarkdown(opts.review.trim()), '');
   return `${lines.join('\n')}\n`;
 }
