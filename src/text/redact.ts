@@ -8,8 +8,8 @@
  *   a secret registered anywhere must be masked everywhere.
  * - Well-known credential shapes, whoever wrote them (a model, a probe, a tool's output):
  *   Anthropic `sk-ant-…`, GitHub `ghp_ gho_ ghu_ ghs_ ghr_ github_pat_…`, AWS access key ids
- *   (`AKIA…`, `ASIA…`) and `aws_secret_access_key=…` values, PEM private-key blocks (to the end of
- *   the text when the END line is missing), `Bearer …` tokens and `Authorization:` header values.
+ *   (`AKIA…`, `ASIA…`) and `aws_secret_access_key=…` values, PEM private-key blocks (a cut-off
+ *   block up to its last base64 line), `Bearer …` tokens and `Authorization:` credentials.
  *
  * Each secret becomes `[REDACTED]`. Values shorter than MIN_SECRET_LENGTH are not registered:
  * masking a two-letter value everywhere would destroy the text and protect nothing.
@@ -26,9 +26,10 @@ interface Shape {
 
 const SHAPES: readonly Shape[] = [
   {
-    // A whole PEM block, or from BEGIN to the end of the text when it was cut off.
+    // A whole PEM block; when its END line is missing, the BEGIN line and the base64 (or
+    // `Name: value` header) lines after it. Line breaks may be real or JSON-escaped.
     pattern:
-      /-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)/g,
+      /-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|(?:(?:\r?\n|(?:\\r)?\\n)(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\r\n\\"']*)(?=\r?\n|\\[rn]|["']|$))*)/g,
     replace: REDACTED,
   },
   { pattern: /sk-ant-[A-Za-z0-9_-]{6,}/g, replace: REDACTED },
@@ -40,10 +41,13 @@ const SHAPES: readonly Shape[] = [
     replace: `$1${REDACTED}`,
   },
   {
-    pattern: /(authorization["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^\s"',;][^\r\n"',;]*/gi,
+    // The credential after `Authorization:` (and its scheme); placeholders like `$TOKEN` or
+    // `<token>` in documentation are left alone.
+    pattern:
+      /(authorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest)\s+)?)(?![$<{%[])[A-Za-z0-9\-._~+/]{8,}=*/gi,
     replace: `$1${REDACTED}`,
   },
-  { pattern: /\b(bearer\s+)(?!\[REDACTED\])[A-Za-z0-9\-._~+/]{8,}=*/gi, replace: `$1${REDACTED}` },
+  { pattern: /\b(bearer\s+)(?![$<{%[])[A-Za-z0-9\-._~+/]{8,}=*/gi, replace: `$1${REDACTED}` },
 ];
 
 function escapeRegExp(text: string): string {

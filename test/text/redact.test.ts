@@ -44,15 +44,31 @@ describe('SecretRegistry.redact: credential shapes', () => {
     [
       'an Authorization header',
       'Authorization: token 0123456789abcdef\nnext',
-      `Authorization: ${REDACTED}\nnext`,
+      `Authorization: token ${REDACTED}\nnext`,
     ],
     [
       'an authorization JSON field',
       '{"authorization":"Basic eC1hY2Nlc3M="}',
-      `{"authorization":"${REDACTED}"}`,
+      `{"authorization":"Basic ${REDACTED}"}`,
     ],
   ])('removes %s', (_name, input, expected) => {
     expect(r.redact(input)).toBe(expected);
+  });
+
+  it.each([
+    ['a cut-off PEM block in JSON', JSON.stringify({ t: PEM.slice(0, 70) }), `{"t":"${REDACTED}"}`],
+    [
+      'a cut-off PEM block followed by prose',
+      `${PEM.slice(0, 60)}\n\nThe rest of the guide.`,
+      `${REDACTED}\n\nThe rest of the guide.`,
+    ],
+  ])('removes %s and keeps what follows', (_name, input, expected) => {
+    expect(r.redact(input)).toBe(expected);
+  });
+
+  it('leaves placeholders in documentation alone', () => {
+    const doc = 'curl -H "Authorization: Bearer $TOKEN" -H \'Authorization: token <your-token>\'';
+    expect(r.redact(doc)).toBe(doc);
   });
 
   it('leaves ordinary text alone', () => {
@@ -64,7 +80,7 @@ describe('SecretRegistry.redact: credential shapes', () => {
   it('is idempotent', () => {
     const once = r.redact(`Authorization: Bearer ${GITHUB}\nand ${ANTHROPIC}`);
     expect(r.redact(once)).toBe(once);
-    expect(once).toBe(`Authorization: ${REDACTED}\nand ${REDACTED}`);
+    expect(once).toBe(`Authorization: Bearer ${REDACTED}\nand ${REDACTED}`);
   });
 });
 
