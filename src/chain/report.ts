@@ -3,7 +3,7 @@ import { keptRates } from './next.js';
 import type { ChainState } from './state.js';
 
 /**
- * `report.md` (CHAIN.md §3): progression table and chart, weaknesses, decisions, cost. Text from
+ * `report.md`: progression table and chart, weaknesses, decisions, cost. Text from
  * the run (outcome, weaknesses, the review) is escaped: the same markdown becomes the job summary.
  */
 export function renderReport(
