@@ -1,5 +1,6 @@
 import { RefConflictError } from '../github/errors.js';
 import { runGit } from '../store/git.js';
+import { registerSecret } from '../text/redact.js';
 
 /**
  * The checkout's `origin` as the Action uses it: fetch the work branch and the skill PR's head,
@@ -27,6 +28,8 @@ export interface GitRemoteOptions {
 /** `GIT_CONFIG_*` variables that give git the token as an HTTP header for this one command. */
 export function gitAuthEnv(token: string, serverUrl: string): Record<string, string> {
   const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+  // The header value is as good as the token: redact it wherever a git error might echo it.
+  registerSecret(basic);
   const scoped = `http.${serverUrl.replace(/\/+$/, '')}/.extraheader`;
   // Empty values first: they reset headers a persisted checkout credential may have set.
   const entries: Array<[string, string]> = [

@@ -5,7 +5,8 @@ import { openChainAccess } from '../access/chain-access.js';
 import { openModelAccess } from '../access/model-access.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
-import { actionsArtifacts } from './artifacts.js';
+import { redactSecrets, registerSecret } from '../text/redact.js';
+import { actionsArtifacts, redactingArtifacts } from './artifacts.js';
 import { readActionContext } from './context.js';
 import { actionGitHub } from './github-port.js';
 import { readInputs } from './inputs.js';
@@ -30,7 +31,8 @@ const MISSING_KEY =
 
 /**
  * The Action's adapter: reads inputs (`INPUT_*`) and the runner's `GITHUB_*` environment, builds
- * the ports, runs `main`, and writes the outputs, the job summary and the exit status.
+ * the ports, runs `main`, and writes the outputs, the job summary and the exit status. Every log
+ * line, the job summary and uploaded artifacts are redacted (text/redact.ts) on the way out.
  */
 export async function run(options: RunOptions = {}): Promise<ActionOutcome> {
   let outcome: ActionOutcome;
@@ -56,24 +58,30 @@ export async function run(options: RunOptions = {}): Promise<ActionOutcome> {
   core.setOutput('gate', outcome.gate ?? '');
   core.setOutput('chain-pr', outcome.chainPr === null ? '' : String(outcome.chainPr));
   core.setOutput('cost', outcome.costUsd === null ? '' : outcome.costUsd.toFixed(4));
-  if (outcome.status === 'failed') core.setFailed(outcome.message);
-  else core.info(`Skill Optimizer: ${outcome.message}`);
+  if (outcome.status === 'failed') core.setFailed(redactSecrets(outcome.message));
+  else core.info(redactSecrets(`Skill Optimizer: ${outcome.message}`));
   // Appended directly: core.summary caches the first job's file path for the whole process.
   const summaryFile = process.env.GITHUB_STEP_SUMMARY;
-  if (summaryFile) await appendFile(summaryFile, `${outcome.summary.trimEnd()}\n`);
+  if (summaryFile) await appendFile(summaryFile, `${redactSecrets(outcome.summary).trimEnd()}\n`);
   return outcome;
+}
+
+/** Masks a value in the runner's log (`::add-mask::`) and redacts it from everything we send. */
+function maskSecret(value: string): void {
+  core.setSecret(value);
+  registerSecret(value);
 }
 
 async function buildDeps(options: RunOptions): Promise<ActionDeps> {
   const inputs = readInputs((name) => core.getInput(name));
   for (const secret of [inputs['anthropic-api-key'], inputs['github-token']]) {
-    if (secret !== '') core.setSecret(secret);
+    if (secret !== '') maskSecret(secret);
   }
   const context = await readActionContext(process.env, tmpdir());
   const log = {
-    info: (m: string) => core.info(m),
-    notice: (m: string) => core.notice(m),
-    warning: (m: string) => core.warning(m),
+    info: (m: string) => core.info(redactSecrets(m)),
+    notice: (m: string) => core.notice(redactSecrets(m)),
+    warning: (m: string) => core.warning(redactSecrets(m)),
   };
   const client = createGitHubClient({
     token: inputs['github-token'],
@@ -99,7 +107,7 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       token: inputs['github-token'],
       serverUrl: context.serverUrl,
     }),
-    artifacts: options.artifacts ?? actionsArtifacts(),
+    artifacts: redactingArtifacts(options.artifacts ?? actionsArtifacts()),
     async openAccess(opts) {
       const access = await openChainAccess({
         env: modelEnv,

@@ -1,4 +1,5 @@
-import { skillOptimizerApp } from './register.js';
+import { registerAppSecrets, skillOptimizerApp } from './register.js';
 
 /** The GitHub App entry for `probot run ./lib/app/index.js`; all logic lives in handlers.ts. */
+registerAppSecrets(process.env);
 export default skillOptimizerApp();

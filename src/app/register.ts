@@ -1,5 +1,6 @@
 import type { Probot } from 'probot';
 import { RecentEvents } from '../routing/dedupe.js';
+import { registerSecret } from '../text/redact.js';
 import { appLogin, githubPort } from './github-port.js';
 import { handleEvent, WORKFLOW_FILE } from './handlers.js';
 
@@ -14,6 +15,26 @@ export interface AppOptions {
   /** Remembers delivery and comment ids; one per process by default. */
   recent?: RecentEvents;
   workflowFile?: string;
+}
+
+/** The App's credentials probot reads from its environment. */
+export const APP_SECRET_VARIABLES = [
+  'WEBHOOK_SECRET',
+  'PRIVATE_KEY',
+  'GITHUB_CLIENT_SECRET',
+] as const;
+
+/**
+ * Registers the App's credentials with the redactor, so nothing the bot sends to GitHub can carry
+ * them (installation tokens are redacted by their `ghs_` shape, private keys by their PEM shape).
+ */
+export function registerAppSecrets(env: NodeJS.ProcessEnv): void {
+  for (const name of APP_SECRET_VARIABLES) {
+    const value = env[name];
+    registerSecret(value);
+    // A key given on one line with `\n` escapes is the same key.
+    if (value?.includes('\\n')) registerSecret(value.replace(/\\n/g, '\n'));
+  }
 }
 
 export function skillOptimizerApp(options: AppOptions = {}): (app: Probot) => void {

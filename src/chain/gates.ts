@@ -1,5 +1,6 @@
 import { SkillOptimizerError } from '../errors.js';
 import type { FileChange } from '../store/port.js';
+import { codeSpan } from '../text/escape-markdown.js';
 import { STEPS } from './catalog.js';
 import { applyPicks, readSpecs } from './picks.js';
 import type { ChainDeps } from './ports.js';
@@ -29,7 +30,7 @@ export const gateSpecs = {
   wrapper(pointsTo: string | null): GateSpec {
     return {
       id: 'wrapper',
-      question: `Step 1 found that this SKILL.md is likely a thin wrapper${pointsTo ? ` pointing to \`${pointsTo}\`` : ''}. Optimise the target instead, keep optimising the wrapper, or cancel?`,
+      question: `Step 1 found that this SKILL.md is likely a thin wrapper${pointsTo ? ` pointing to ${codeSpan(pointsTo)}` : ''}. Optimise the target instead, keep optimising the wrapper, or cancel?`,
       options: [
         { name: 'revendor', description: 'vendor the target the wrapper points to and start over' },
         { name: 'keep', description: 'optimise the wrapper as it is' },
@@ -90,7 +91,7 @@ export const gateSpecs = {
   verdict(verdict: string, summary: string): GateSpec {
     return {
       id: 'verdict',
-      question: `The validator's verdict is \`${verdict}\`: ${summary} Stop here, or give the optimizer a directive (skill-optimizer rerun improve --directive "...")?`,
+      question: `The validator's verdict is ${codeSpan(verdict)}: ${summary} Stop here, or give the optimizer a directive (skill-optimizer rerun improve --directive "...")?`,
       options: [{ name: 'stop', description: 'stop and write the report' }],
       default: 'stop',
       files: [STEPS.validate.report, STEPS.improve.report],

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { FileChange, RunStore } from '../store/port.js';
 import { normalizeRelativePath } from '../store/run-path.js';
+import { codeSpan } from '../text/escape-markdown.js';
 import { RUN_FILES, STEPS } from './catalog.js';
 import { readReport } from './inputs.js';
 import { functionalityFrontmatter, submissionsFrontmatter } from './reports.js';
@@ -289,14 +290,14 @@ function renderPublishBody(opts: {
   weaknesses: string[];
   links: PublishLinks;
 }): string {
-  const name = opts.skillName.replace(/[\r\n`]/g, ' ').trim();
+  const name = codeSpan(opts.skillName.trim());
   const where =
     opts.skillPath === '' || opts.skillPath === '.'
       ? 'the repository root'
-      : `\`${opts.skillPath}\``;
+      : codeSpan(opts.skillPath);
   const chain = opts.target.kind === 'upstream' ? opts.links.chainPrUrl : `#${opts.links.chainPr}`;
   const lines = [
-    `This changes only the \`${name}\` skill at ${where}. Its instructions were revised to address the weaknesses below, and the revision was benchmarked against the same probes as the original before it was kept.`,
+    `This changes only the ${name} skill at ${where}. Its instructions were revised to address the weaknesses below, and the revision was benchmarked against the same probes as the original before it was kept.`,
     '',
     '## Before and after',
     '',
@@ -308,7 +309,7 @@ function renderPublishBody(opts: {
     '',
     ...(opts.weaknesses.length === 0
       ? ['(none recorded)']
-      : opts.weaknesses.map((w) => `- \`${w.replace(/`/g, "'")}\``)),
+      : opts.weaknesses.map((w) => `- ${codeSpan(w)}`)),
     '',
     '## Evidence',
     '',

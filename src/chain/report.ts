@@ -1,10 +1,13 @@
+import { codeSpan, escapeMarkdown } from '../text/escape-markdown.js';
 import { keptRates } from './next.js';
 import type { BenchPoint, ChainState } from './state.js';
 
 /**
  * `report.md` (CHAIN.md §3): what every bench measured (trial counts, intervals, verdict and why),
  * the skill against no skill, what was kept and discarded, findings, weaknesses, next steps, cost.
- * Every claim is the measurement's: nothing is called an improvement unless its verdict is.
+ * Every claim is the measurement's: nothing is called an improvement unless its verdict is. Text
+ * from the run (outcome, reasons, names, the review) is escaped: the same markdown becomes the job
+ * summary and the check run.
  */
 export function renderReport(
   state: ChainState,
@@ -16,9 +19,9 @@ export function renderReport(
   const keptNow = benches.findLast((b) => b.kept);
   const improvedCount = benches.filter((b) => b.verdict === 'improved' && b.kept).length;
   const lines = [
-    `# Skill Optimizer report: \`${opts.skillName}\``,
+    `# Skill Optimizer report: ${codeSpan(opts.skillName)}`,
     '',
-    `**Outcome:** ${opts.outcome}`,
+    `**Outcome:** ${escapeMarkdown(opts.outcome)}`,
     '',
     ...headline(first, keptNow, improvedCount, conf),
     '',
@@ -32,7 +35,9 @@ export function renderReport(
     '',
   ];
   for (const b of benches.filter((x) => x.verdict_reason !== null)) {
-    lines.push(`- Bench ${b.iteration}: ${b.verdict ?? 'no verdict'} — ${b.verdict_reason}`);
+    lines.push(
+      `- Bench ${b.iteration}: ${b.verdict ?? 'no verdict'} — ${escapeMarkdown(b.verdict_reason ?? '')}`,
+    );
   }
   if (benches.some((b) => b.verdict_reason !== null)) lines.push('');
   if (benches.length > 0) lines.push(...chart(benches), '');
@@ -44,14 +49,14 @@ export function renderReport(
       ? ['None.']
       : state.discarded.map(
           (d) =>
-            `- Bench ${d.iteration}${d.weaknesses.length > 0 ? ` (addressing ${d.weaknesses.map((w) => `\`${w}\``).join(', ')})` : ''}: ${d.reason}`,
+            `- Bench ${d.iteration}${d.weaknesses.length > 0 ? ` (addressing ${d.weaknesses.map(codeSpan).join(', ')})` : ''}: ${escapeMarkdown(d.reason)}`,
         )),
     '',
     '## Duct-tape and held-out findings',
     '',
     ...(state.findings.length === 0
       ? ['None: no probe literal was found in the analyses, proposals or verdicts.']
-      : state.findings.map((f) => `- ${f}`)),
+      : state.findings.map((f) => `- ${escapeMarkdown(f)}`)),
     '',
     ...weaknessLines(state),
     '## Next steps',
@@ -67,7 +72,10 @@ export function renderReport(
       : [
           '| gate | answer | by | at |',
           '| --- | --- | --- | --- |',
-          ...state.decisions.map((d) => `| ${d.gate} | ${d.answer} | ${d.by} | ${d.at} |`),
+          ...state.decisions.map(
+            (d) =>
+              `| ${d.gate} | ${escapeMarkdown(d.answer)} | ${escapeMarkdown(d.by)} | ${d.at} |`,
+          ),
         ]),
     '',
     '## Tokens and cost',
@@ -77,7 +85,8 @@ export function renderReport(
     `| ${state.usage.input_tokens.toLocaleString('en-US')} | ${state.usage.cache_creation_input_tokens.toLocaleString('en-US')} | ${state.usage.cache_read_input_tokens.toLocaleString('en-US')} | ${state.usage.output_tokens.toLocaleString('en-US')} | $${state.cost_usd.toFixed(4)} |`,
     '',
   );
-  if (opts.review) lines.push('## Why the loop stopped short', '', opts.review.trim(), '');
+  if (opts.review)
+    lines.push('## Why the loop stopped short', '', escapeMarkdown(opts.review.trim()), '');
   return `${lines.join('\n')}\n`;
 }
 
@@ -104,7 +113,7 @@ function headline(
 
 function benchRow(b: BenchPoint): string {
   const kept = b.kept ? 'yes' : 'no (discarded)';
-  return `| ${b.iteration} | \`${b.skill}\` | ${b.graded} | ${b.errored} | ${withInterval(b.pass_rate, b.pass_rate_interval)} | ${withInterval(b.heldout_pass_rate, b.heldout_interval)} | ${pct(b.min_probe_pass_rate)} | ${pct(b.baseline_pass_rate)} | ${b.verdict ?? '—'} | ${kept} |`;
+  return `| ${b.iteration} | ${codeSpan(b.skill)} | ${b.graded} | ${b.errored} | ${withInterval(b.pass_rate, b.pass_rate_interval)} | ${withInterval(b.heldout_pass_rate, b.heldout_interval)} | ${pct(b.min_probe_pass_rate)} | ${pct(b.baseline_pass_rate)} | ${b.verdict ?? '—'} | ${kept} |`;
 }
 
 /**
@@ -149,7 +158,7 @@ function baselineLines(kept: BenchPoint | undefined): string[] {
   if (kept.non_discriminating.length > 0) {
     lines.push(
       '',
-      `Probes that pass without the skill at least as often as with it (they do not tell the skill apart): ${kept.non_discriminating.map((p) => `\`${p}\``).join(', ')}.`,
+      `Probes that pass without the skill at least as often as with it (they do not tell the skill apart): ${kept.non_discriminating.map(codeSpan).join(', ')}.`,
     );
   }
   return lines;
@@ -162,7 +171,7 @@ function weaknessLines(state: ChainState): string[] {
   const open = last.filter((w) => !addressed.has(w));
   const fresh = state.analyses.length > 1 ? last.filter((w) => !earlier.has(w)) : [];
   const list = (ws: readonly string[]) =>
-    ws.length === 0 ? ['None.'] : ws.map((w) => `- \`${w}\``);
+    ws.length === 0 ? ['None.'] : ws.map((w) => `- ${codeSpan(w)}`);
   return [
     '## Weaknesses',
     '',

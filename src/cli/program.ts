@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SkillOptimizerError } from '../errors.js';
+import { registerSecret } from '../text/redact.js';
 import { benchCommand, compareCommand, mergeCommand } from './bench-command.js';
 import {
   answerCommand,
@@ -9,7 +10,7 @@ import {
   statusCommand,
   stopCommand,
 } from './chain-command.js';
-import type { CliIO } from './io.js';
+import { type CliIO, redactingIO } from './io.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -143,8 +144,13 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   return program;
 }
 
+/** The environment's credentials: redacted from every line the CLI prints and every commit. */
+const SECRET_VARIABLES = ['ANTHROPIC_API_KEY', 'GITHUB_TOKEN', 'GH_TOKEN'] as const;
+
 /** Runs the CLI and returns the exit code; errors a user can act on are printed plainly. */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+export async function runCli(argv: string[], given: CliIO): Promise<number> {
+  for (const name of SECRET_VARIABLES) registerSecret(given.env[name]);
+  const io = redactingIO(given);
   let code = 0;
   const program = buildProgram(io, (c) => {
     code = c;

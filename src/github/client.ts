@@ -2,6 +2,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { SkillOptimizerError } from '../errors.js';
+import { redactBytes, redactDeep, redactSecrets, registerSecret } from '../text/redact.js';
 import { type CallInfo, mapGitHubError } from './errors.js';
 
 /** The Octokit surface the calls use: `request` and `paginate` (probot's instances have both). */
@@ -34,6 +35,43 @@ export interface GitHubClientOptions {
   fetch?: typeof fetch;
 }
 
+/** Request options that describe the call rather than carry its data. */
+const CALL_FIELDS = new Set(['method', 'url', 'baseUrl', 'headers', 'request', 'mediaType']);
+
+/**
+ * Redacts every parameter of a request (the body GitHub receives, the query, the path values)
+ * before it is sent; a base64 blob is decoded, redacted as bytes and encoded again.
+ */
+function redactRequest(options: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (CALL_FIELDS.has(key)) continue;
+    if (key === 'content' && options.encoding === 'base64' && typeof value === 'string') {
+      options[key] = redactBytes(Buffer.from(value, 'base64')).toString('base64');
+    } else {
+      options[key] = redactDeep(value);
+    }
+  }
+}
+
+interface HookedOctokit {
+  hook?: { before?: (name: 'request', fn: (options: Record<string, unknown>) => void) => void };
+}
+
+/** Octokits that already redact their requests (a probot octokit may be wrapped more than once). */
+const redacting = new WeakSet<object>();
+
+function redactRequests(octokit: RestOctokit): void {
+  if (redacting.has(octokit)) return;
+  const before = (octokit as unknown as HookedOctokit).hook?.before;
+  if (typeof before !== 'function') {
+    throw new SkillOptimizerError(
+      'the Octokit instance has no request hook, so what it sends could not be redacted',
+    );
+  }
+  before.call((octokit as unknown as HookedOctokit).hook, 'request', redactRequest);
+  redacting.add(octokit);
+}
+
 export const DEFAULT_RETRY_COMMAND = 'comment `/optimize` on the pull request';
 
 /** Every 4xx: a client error does not get better by asking again (rate limits are throttling's). */
@@ -44,6 +82,8 @@ const OctokitWithPlugins = Octokit.plugin(retry, throttling);
 /**
  * The one GitHub connection: an Octokit plus how to report its failures. The token lives only in
  * a private field (used to scrub it from anything GitHub echoes back) and in Octokit's auth hook.
+ * Every request the Octokit sends has its parameters redacted first (text/redact.ts), whoever
+ * makes the call: comments, reviews, pull request bodies, check runs, commits and blobs.
  */
 export class GitHubClient {
   readonly octokit: RestOctokit;
@@ -51,14 +91,15 @@ export class GitHubClient {
   readonly #token: string | null;
 
   constructor(octokit: RestOctokit, opts: { token?: string | null; retryCommand?: string } = {}) {
+    redactRequests(octokit);
     this.octokit = octokit;
     this.#token = opts.token === undefined || opts.token === '' ? null : opts.token;
     this.retryCommand = opts.retryCommand ?? DEFAULT_RETRY_COMMAND;
   }
 
-  /** The text with the token (if this client knows it) replaced by `***`. */
+  /** The text with the token (if this client knows it) replaced by `***`, and every secret redacted. */
   redact(text: string): string {
-    return this.#token === null ? text : text.split(this.#token).join('***');
+    return redactSecrets(this.#token === null ? text : text.split(this.#token).join('***'));
   }
 
   /** Runs one GitHub call; a failure comes back as the plain error for `info` (see errors.ts). */
@@ -86,6 +127,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
       'no GitHub token was given; pass `github-token` (the Action) or run as the GitHub App',
     );
   }
+  registerSecret(opts.token);
   const sink = opts.log ?? silentLog;
   let client: GitHubClient | null = null;
   const redact = (text: string): string => (client === null ? text : client.redact(text));

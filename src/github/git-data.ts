@@ -2,6 +2,7 @@ import { SkillOptimizerError } from '../errors.js';
 import { NothingToCommitError } from '../store/errors.js';
 import type { FileChange } from '../store/port.js';
 import { normalizeRelativePath } from '../store/run-path.js';
+import { redactContent, redactSecrets } from '../text/redact.js';
 import { checkBranchName } from './branch-name.js';
 import type { GitHubClient } from './client.js';
 import { BranchExistsError, hasStatus, RefConflictError } from './errors.js';
@@ -107,16 +108,22 @@ type TreeWrite =
  * (`force: false`). Text goes inline in the tree, bytes as base64 blobs. If the branch is not at
  * `expectedParent` (before or while committing) this throws RefConflictError and the branch is
  * left as whoever moved it left it: nothing is ever force-pushed. Returns the new commit's sha.
+ * The message and every file's content are redacted (text/redact.ts) before anything is sent.
  */
 export async function commitFiles(client: GitHubClient, args: CommitFilesArgs): Promise<string> {
   const branch = checkBranchName(args.branch);
   const parent = checkSha(args.expectedParent, 'the expected parent');
-  const subject = args.message.split('\n')[0] ?? '';
-  if (args.message.trim() === '') throw new SkillOptimizerError('a commit needs a message');
-  const changes = args.changes.map((change) => ({
-    ...change,
-    path: normalizeRelativePath(change.path, 'the repository'),
-  }));
+  const message = redactSecrets(args.message);
+  const subject = message.split('\n')[0] ?? '';
+  if (message.trim() === '') throw new SkillOptimizerError('a commit needs a message');
+  const changes: FileChange[] = args.changes.map((change) =>
+    'delete' in change
+      ? { ...change, path: normalizeRelativePath(change.path, 'the repository') }
+      : {
+          path: normalizeRelativePath(change.path, 'the repository'),
+          content: redactContent(change.content),
+        },
+  );
   if (changes.length === 0 && args.allowEmpty !== true) {
     throw new NothingToCommitError(`nothing to commit for '${subject}': no changes given`);
   }
@@ -166,7 +173,7 @@ export async function commitFiles(client: GitHubClient, args: CommitFilesArgs): 
   const commit = await client.call(write(`commit '${subject}'`), async (octokit) => {
     const { data } = await octokit.request('POST /repos/{owner}/{repo}/git/commits', {
       ...repo,
-      message: args.message,
+      message,
       tree,
       parents: [parent],
       ...(args.author === undefined ? {} : { author: { ...args.author } }),

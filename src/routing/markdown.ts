@@ -1,14 +1,10 @@
+import { escapeMarkdownLine } from '../text/escape-markdown.js';
+
 /**
- * Untrusted text made inert inside a bot-written markdown line: one line, bounded, no HTML (so no
- * comment can be opened or closed), no @-mentions, no code-span breaks.
+ * Untrusted text made inert inside a bot-written markdown line: one line, bounded, secrets
+ * redacted, no HTML, no @-mentions, no links, no code-span breaks (see text/escape-markdown.ts).
+ * For a value shown as code, use `codeSpan` from the same module instead.
  */
 export function escapeInline(text: string, max = 200): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  const short = line.length > max ? `${line.slice(0, max - 1)}…` : line;
-  return short
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/@/g, '&#64;')
-    .replace(/`/g, "'");
+  return escapeMarkdownLine(text, max);
 }

@@ -1,3 +1,4 @@
+import { codeSpan } from '../text/escape-markdown.js';
 import { escapeInline } from './markdown.js';
 import type { TrackerState } from './tracker.js';
 
@@ -38,12 +39,12 @@ export function renderStatusReply(
   runLabel: string,
 ): string {
   if (runs.length === 0) {
-    return `No Skill Optimizer run for #${pr} yet. Start one with \`/optimize\` or the \`${escapeInline(runLabel, 50)}\` label.`;
+    return `No Skill Optimizer run for #${pr} yet. Start one with \`/optimize\` or the ${codeSpan(runLabel.slice(0, 50))} label.`;
   }
   const lines = runs.map(({ number, state }) =>
     state === null
       ? `- #${number}: its progress tracker could not be read`
-      : `- \`${escapeInline(state.skill_path)}\` (run \`${state.slug}\`, started by ${escapeInline(state.triggered_by, 60)}) in #${number}: ${describe(state)}`,
+      : `- ${codeSpan(state.skill_path)} (run \`${state.slug}\`, started by ${escapeInline(state.triggered_by, 60)}) in #${number}: ${describe(state)}`,
   );
   return [`**Skill Optimizer status for #${pr}**`, '', ...lines].join('\n');
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { STEP_IDS, STEPS, type StepId } from '../chain/catalog.js';
 import { type ChainState, chainStateSchema, GATE_IDS } from '../chain/state.js';
 import { safeRelativePath } from '../config/schema.js';
+import { codeSpan } from '../text/escape-markdown.js';
 import { escapeInline } from './markdown.js';
 import { ROOT_FOLDER } from './skills.js';
 
@@ -144,7 +145,7 @@ export function renderTracker(chain: ChainState, extra: TrackerExtra): string {
     u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
   return [
     TRACKER_MARKER,
-    `## Skill Optimizer: \`${escapeInline(state.skill_path)}\``,
+    `## Skill Optimizer: ${codeSpan(state.skill_path)}`,
     '',
     `Run \`${state.slug}\` for #${state.skill_pr}, started by @${state.triggered_by}. This pull request is a review surface for the reports; it is never merged.`,
     '',

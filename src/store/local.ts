@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkillOptimizerError } from '../errors.js';
+import { redactBytes, redactContent, redactSecrets } from '../text/redact.js';
 import { applyChanges, type RepoChange } from './apply-changes.js';
 import { ObjectReader } from './cat-file.js';
 import { CommitFailedError, DirtyRunDirError, NothingToCommitError } from './errors.js';
@@ -158,6 +159,7 @@ export class LocalRunStore implements RunStore {
     return join(this.worktreeDir, ...this.repoPath(path, true).split('/'));
   }
 
+  /** Every commit the store makes goes through here: its message is redacted (text/redact.ts). */
   private gitCommit(message: string, extra: readonly string[]): Promise<GitResult> {
     return this.git(
       [
@@ -173,7 +175,7 @@ export class LocalRunStore implements RunStore {
         '-',
         ...extra,
       ],
-      { input: message, env: this.ctx.identity },
+      { input: redactSecrets(message), env: this.ctx.identity },
     );
   }
 
@@ -207,13 +209,14 @@ export class LocalRunStore implements RunStore {
     return (await this.git(args, { okCodes: [1] })).exitCode === 1;
   }
 
+  /** Written files are redacted (text/redact.ts) before they reach the work tree or a commit. */
   async commit(message: string, changes: FileChange[], opts: CommitOptions = {}): Promise<string> {
     if (message.trim() === '') throw new SkillOptimizerError('a step commit needs a message');
     const allowEmpty = opts.allowEmpty === true;
     const repoChanges: RepoChange[] = changes.map((change) =>
       'delete' in change
         ? { path: this.repoPath(change.path, true), delete: true }
-        : { path: this.repoPath(change.path), content: change.content },
+        : { path: this.repoPath(change.path), content: redactContent(change.content) },
     );
     if (repoChanges.length === 0 && !allowEmpty) {
       throw new NothingToCommitError(
@@ -297,6 +300,7 @@ export class LocalRunStore implements RunStore {
     const present = await this.stage(specs);
     if (present.length === 0 || !(await this.indexDiffers(present))) return null;
     try {
+      await this.redactStaged(present);
       await this.gitCommit(message, ['--', ...present]);
     } catch (error) {
       // Unstage (keeping the files) so the work tree is exactly as the caller left it.
@@ -304,6 +308,37 @@ export class LocalRunStore implements RunStore {
       throw error;
     }
     return this.head();
+  }
+
+  /**
+   * Files staged under `paths` that are new or changed since HEAD (written by hand or by a tool,
+   * not through commit()), rewritten on disk with their secrets redacted and staged again.
+   */
+  private async redactStaged(paths: readonly string[]): Promise<void> {
+    const staged = await this.git([
+      '--literal-pathspecs',
+      'diff',
+      '--cached',
+      '--name-only',
+      '-z',
+      '--diff-filter=AM',
+      'HEAD',
+      '--',
+      ...paths,
+    ]);
+    const rewritten: string[] = [];
+    for (const path of staged.stdout.split('\0').filter((p) => p !== '')) {
+      const file = join(this.worktreeDir, ...path.split('/'));
+      if (!(await lstat(file)).isFile()) continue;
+      const bytes = await readFile(file);
+      const clean = redactBytes(bytes);
+      if (clean === bytes) continue;
+      await writeFile(file, clean);
+      rewritten.push(path);
+    }
+    if (rewritten.length > 0) {
+      await this.git(['--literal-pathspecs', 'add', '--force', '--', ...rewritten]);
+    }
   }
 
   /** Releases the run's lock; the worktree stays for the next run. Safe to call twice. */

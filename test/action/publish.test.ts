@@ -433,10 +433,8 @@ describe('what the chain PR says about a publication', () => {
     );
     expect(text).toContain('- Title: prefixed: "keep-a-changelog: ..."');
     // Text from 02 cannot open HTML comments or mention people.
-    expect(text).toContain(
-      '- Description: What changed and how it was checked. &lt;!-- hidden --&gt;',
-    );
-    expect(text).toContain('- Commits: Signed off (Signed-off-by) by &#64;someone');
+    expect(text).toContain('- Description: What changed and how it was checked.\n');
+    expect(text).toContain('- Commits: Signed off (Signed-off-by) by @\u200Dsomeone');
     expect(text).not.toContain('SKILL.md frontmatter');
   });
 

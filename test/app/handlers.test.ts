@@ -397,7 +397,7 @@ describe('the App: status and reviews', () => {
     newComment(
       scope,
       1,
-      `${MARKERS.refusal}\n@octocat I could not read that command: expected '/optimize answer &lt;option&gt;' with one option of the open gate, a lowercase word such as 'keep' or 'no' (got 'keep everything')`,
+      `${MARKERS.refusal}\n@octocat I could not read that command: expected \`/optimize answer <option>\` with one option of the open gate, a lowercase word such as \`keep\` or \`no\` (got 'keep everything')`,
     );
     await receive(
       await appUnderTest(),

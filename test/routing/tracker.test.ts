@@ -104,9 +104,12 @@ describe('renderTracker', () => {
       }),
       { ...extra, results: { functionality: hostile } },
     );
-    // Exactly the comments the renderer writes: the marker and one state block.
-    expect(body.match(/<!--/g)).toHaveLength(2);
-    expect(body.match(/-->/g)).toHaveLength(2);
+    // Exactly the comments the renderer writes: the marker and one state block. The path is shown
+    // verbatim, but only inside a code span, where GitHub renders it as text.
+    expect(body).toContain('## Skill Optimizer: `skills/a-->b<c`\n');
+    const outsideCode = body.replace('`skills/a-->b<c`', '');
+    expect(outsideCode.match(/<!--/g)).toHaveLength(2);
+    expect(outsideCode.match(/-->/g)).toHaveLength(2);
     expect(body).not.toContain('<img');
     expect(body).not.toContain('@everyone');
     expect(parseTrackerState(body)?.skill_path).toBe('skills/a-->b<c');
