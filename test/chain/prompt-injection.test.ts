@@ -105,6 +105,7 @@ describe('a frontmatter injection in a wrapper skill', () => {
         bench: {
           run: () => Promise.reject(new Error('no bench in step 1')),
           smoke: () => Promise.reject(new Error('no smoke in step 1')),
+          estimateTrialCost: () => 0,
         },
         upstream: null,
         config: defaultConfig(),
