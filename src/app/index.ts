@@ -1,4 +1,4 @@
 import { skillOptimizerApp } from './register.js';
 
 /** The GitHub App entry for `probot run ./lib/app/index.js`; all logic lives in handlers.ts. */
-export default skillOptimizerApp();
+export default skillOptimizerApp({ env: process.env });
