@@ -43,6 +43,7 @@ export async function runChainJob(
         intent: decision.intent,
         actor: decision.actor,
         skillPath: null,
+        headSha: decision.headSha,
       });
     case 'dispatch': {
       const { actor } = decision;
@@ -55,6 +56,7 @@ export async function runChainJob(
               : null,
           actor,
           skillPath: decision.skillPath,
+          headSha: decision.headSha,
         });
       }
       return commandOnPr(session, decision.pr, decision.command, actor);

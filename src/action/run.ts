@@ -22,6 +22,8 @@ export interface RunOptions {
   /** Waits while a new fork is being created. */
   publish?: PublisherOptions;
   now?: () => Date;
+  /** Whether the strong sandbox is verified on this runner; fork runs need it (default: no). */
+  strongSandboxVerified?: () => Promise<boolean>;
 }
 
 const MISSING_KEY =
@@ -124,5 +126,7 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       }),
     log,
     now: options.now ?? (() => new Date()),
+    // Fails closed: a fork's code runs only once a sandbox preflight has proven the sandbox.
+    strongSandboxVerified: options.strongSandboxVerified ?? (async () => false),
   };
 }

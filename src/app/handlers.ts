@@ -61,12 +61,17 @@ export interface DispatchInputs extends Record<string, string> {
   actor: string;
 }
 
+/**
+ * `headSha` (input `head_sha`) pins a start to the PR head the person acted on: the job vendors
+ * exactly that commit, and does nothing but say so when the PR has moved on since.
+ */
 export function dispatchInputs(args: {
   pr: number;
   command: ParsedCommand;
   actor: string;
   skill?: string | null;
   commentId?: number | null;
+  headSha?: string | null;
 }): DispatchInputs {
   return {
     pr: String(args.pr),
@@ -74,6 +79,7 @@ export function dispatchInputs(args: {
     actor: args.actor,
     ...(args.skill ? { skill: args.skill } : {}),
     ...(args.commentId ? { comment_id: String(args.commentId) } : {}),
+    ...(args.headSha ? { head_sha: args.headSha } : {}),
   };
 }
 
@@ -240,11 +246,14 @@ async function act(
       const command: ParsedCommand = decision.autopilot
         ? { kind: 'autopilot' }
         : { kind: 'start', text: decision.intent ?? '' };
+      // A label names the head it was put on; for a comment, the head as the App reads it now.
+      const headSha = decision.headSha ?? (await port.getPull(repo, decision.pr)).headSha;
       const inputs = dispatchInputs({
         pr: decision.pr,
         command,
         actor: decision.actor,
         commentId: decision.commentId,
+        headSha,
       });
       return dispatch(port, settings, repo, decision.repository.defaultBranch, inputs);
     }

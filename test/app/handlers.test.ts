@@ -42,6 +42,22 @@ function newComment(scope: nock.Scope, issue: number, body: string): nock.Scope 
     .reply(201, { id: 99 });
 }
 
+/** A later head than the label example's: what the App reads when a comment starts a run. */
+const LATER_SHA = 'b'.repeat(40);
+
+/** Skill PR #1 as GitHub returns it, its head at `sha`. */
+function skillPull(sha = LATER_SHA) {
+  return {
+    number: 1,
+    state: 'open',
+    draft: false,
+    body: null,
+    user: { login: 'octocat' },
+    head: { ref: 'changes', sha, repo: { full_name: 'Codertocat/Hello-World' } },
+    base: { ref: 'master', repo: { full_name: 'Codertocat/Hello-World' } },
+  };
+}
+
 function receive(
   probot: Awaited<ReturnType<typeof appUnderTest>>,
   id: string,
@@ -64,7 +80,7 @@ describe('the App: starting runs', () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     await receive(await appUnderTest(), 'd-label', 'pull_request', labeled('skill-optimizer'));
@@ -75,7 +91,7 @@ describe('the App: starting runs', () => {
     const scope = permission(noConfig(github()), 'octocat', 'admin')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize autopilot', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize autopilot', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     await receive(
@@ -111,7 +127,7 @@ describe('the App: starting runs', () => {
     permission(scope, 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     const app = await appUnderTest();
@@ -122,6 +138,8 @@ describe('the App: starting runs', () => {
 
   it('a comment dispatches its command once: redeliveries and duplicate comments start nothing more', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'maintain')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
       .post(DISPATCH, {
         ref: 'master',
         inputs: {
@@ -129,6 +147,7 @@ describe('the App: starting runs', () => {
           command: '/optimize\nfocus on tables',
           actor: 'octocat',
           comment_id: '4242',
+          head_sha: LATER_SHA,
         },
       })
       .once()
@@ -158,9 +177,15 @@ describe('the App: starting runs', () => {
 
   it('a failed dispatch can be retried by redelivery', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
       .post(DISPATCH)
       .reply(500, { message: 'boom' });
-    permission(noConfig(scope), 'octocat', 'write').post(DISPATCH).reply(204);
+    permission(noConfig(scope), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
+      .post(DISPATCH)
+      .reply(204);
     const app = await appUnderTest();
     const payload = comment('/optimize', { id: 8 });
     await expect(receive(app, 'd-r', 'issue_comment', payload)).rejects.toThrow();

@@ -47,6 +47,7 @@ describe('routeEvent: triggers', () => {
       intent: null,
       actor: 'octocat',
       commentId: null,
+      headSha: HEAD_SHA,
     });
   });
 
@@ -98,6 +99,7 @@ describe('routeEvent: triggers', () => {
       intent: 'focus on  tables\nand charts',
       actor: 'octocat',
       commentId: 77,
+      headSha: null,
     });
   });
 
@@ -361,7 +363,20 @@ describe('routeEvent: workflow_dispatch', () => {
       command: { kind: 'pick', selection: { top: 3 } },
       commentId: 9,
       actor: 'octocat',
+      headSha: null,
     });
+  });
+
+  it('reads the head commit a start is pinned to; anything but a commit id is ignored', async () => {
+    const sha = 'a'.repeat(40);
+    expect(
+      await routeEvent(input('workflow_dispatch', dispatched({ pr: '7', head_sha: sha }))),
+    ).toMatchObject({ kind: 'dispatch', headSha: sha });
+    expect(
+      await routeEvent(
+        input('workflow_dispatch', dispatched({ pr: '7', head_sha: 'refs/pull/7/head' })),
+      ),
+    ).toMatchObject({ kind: 'ignore' });
   });
 
   it('records the person the App names when the App dispatched, else the dispatcher', async () => {
