@@ -2,6 +2,7 @@ import { advance, type DriverResult, loadState } from '../chain/driver.js';
 import type { DriverDeps } from '../chain/ports.js';
 import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
+import { StaleBranchError } from '../store/errors.js';
 import { renderGateReview } from './gate-review.js';
 import type { GitHubRun, RunPlace } from './open-run.js';
 import type { ActionDeps, ActionOutcome, PullRequestInfo } from './ports.js';
@@ -148,7 +149,11 @@ export async function askGate(
   if (!requester.endsWith('[bot]')) await s.deps.github.requestReviewers(chainPr, [requester]);
 }
 
-/** Creates the check run, runs the work, completes it with the outcome (failures included). */
+/**
+ * Creates the check run, runs the work, completes it with the outcome (failures included). A
+ * job whose push was refused because the work branch moved writes nothing more: the branch, and
+ * what is said about it, belong to whoever moved it; the job only logs why it stopped.
+ */
 export async function withCheckRun(
   s: Session,
   pr: PullRequestInfo,
@@ -165,6 +170,10 @@ export async function withCheckRun(
   try {
     reports = await work();
   } catch (error) {
+    if (error instanceof StaleBranchError) {
+      s.deps.log.warning(`Skill Optimizer stopped without writing anything more: ${error.message}`);
+      return quiet('neutral', `superseded: ${error.message}`);
+    }
     if (!(error instanceof SkillOptimizerError)) throw error;
     const message = error.retry ? `${error.message}\n\nRetry: ${error.retry}` : error.message;
     await github.completeCheckRun(checkId, {

@@ -22,8 +22,8 @@ import {
 } from './harness.js';
 
 /**
- * Attacks on what a start runs: a push after the maintainer acted, and fork PRs. Each test has
- * its own origin, because the attacker moves `refs/pull/2/head`.
+ * Attacks on what a start runs and writes: a push after the maintainer acted, fork PRs, and a
+ * work branch moved under a running job. Each test has its own origin, because they move refs.
  */
 
 const sandbox = useGitSandbox();
@@ -62,8 +62,14 @@ function labeled() {
   return payload;
 }
 
-async function runJob(eventName: string, payload: unknown, options: RunOptions = {}) {
+async function runJob(
+  eventName: string,
+  payload: unknown,
+  options: RunOptions = {},
+  prepare: (workspace: string) => void = () => {},
+) {
   const workspace = checkout(world);
+  prepare(workspace);
   const env = jobEnv({ workspace, eventName, payload, inputs: INPUTS });
   const printed: string[] = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -225,5 +231,41 @@ describe('fork pull requests', () => {
     expect(scope.isDone()).toBe(true);
     expect(outputs.status).toBe('neutral');
     expect(workBranches()).toBe('');
+  });
+});
+
+describe('a refused push', () => {
+  it('when the work branch moved on GitHub, the job writes nothing more: no failure, no check-run completion', async () => {
+    // Someone else's commit is on the work branch by the time the job pushes: pushes go to a
+    // copy of origin where the branch already holds a commit the job never saw.
+    const moved = join(world.base, 'moved.git');
+    git(world.base, 'clone', '--quiet', '--bare', world.origin, moved);
+    const tree = git(moved, 'rev-parse', 'master^{tree}');
+    const theirs = git(moved, 'commit-tree', tree, '-m', 'pushed by someone else');
+    git(moved, 'update-ref', 'refs/heads/skill-optimizer/2-keep-a-changelog', theirs);
+    const wire = new Wire();
+    const scope = api();
+    permission(scope);
+    scope
+      .get(`${repoPath}/pulls/${SKILL_PR}`)
+      .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }));
+    scope
+      .get(`${repoPath}/pulls/${SKILL_PR}/files`)
+      .query({ per_page: 100 })
+      .reply(200, [{ filename: 'skills/keep-a-changelog/SKILL.md' }]);
+    scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 5 });
+
+    const { outputs, printed } = await runJob('pull_request', labeled(), {}, (workspace) => {
+      git(workspace, 'config', 'remote.origin.pushurl', moved);
+    });
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(nock.pendingMocks()).toEqual([]);
+    expect(wire.bodies.map((b) => b.what)).toEqual(['check-create']);
+    expect(outputs.status).toBe('neutral');
+    expect(printed).toContain(
+      '::warning::Skill Optimizer stopped without writing anything more: the work branch skill-optimizer/2-keep-a-changelog moved on GitHub while this job ran',
+    );
+    expect(git(moved, 'rev-parse', 'refs/heads/skill-optimizer/2-keep-a-changelog')).toBe(theirs);
   });
 });
