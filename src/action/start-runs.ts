@@ -1,8 +1,11 @@
+import { workBranchName } from '../routing/branch.js';
 import type { GitHubRun } from './open-run.js';
-import { startGitHubRun } from './open-run.js';
+import { slugAt, startGitHubRun } from './open-run.js';
 import type { ActionOutcome, PullRequestInfo } from './ports.js';
 import { detectPullRequestSkills, fetchPullHead } from './pr-skills.js';
 import {
+  alreadyAnsweredOutcome,
+  answeredAlready,
   defaultBranch,
   drive,
   missingKey,
@@ -55,9 +58,16 @@ export async function startRuns(
   if (skills.length === 0) {
     return quiet('neutral', `${opts.skillPath} is not a skill this pull request changes`);
   }
+  const unanswered: string[] = [];
+  for (const skillPath of skills) {
+    const slug = await slugAt(s.place.repoDir, pinned, skillPath);
+    const branch = workBranchName(pr.number, slug);
+    if (!(await answeredAlready(s, { slug, branch }))) unanswered.push(skillPath);
+  }
+  if (unanswered.length === 0) return alreadyAnsweredOutcome(s);
   return withCheckRun(s, pr, async () => {
     const reports: RunReport[] = [];
-    for (const skillPath of skills) {
+    for (const skillPath of unanswered) {
       const run = await startGitHubRun(s.place, {
         pr: pr.number,
         skillPath,

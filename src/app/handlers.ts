@@ -71,6 +71,7 @@ export function dispatchInputs(args: {
   actor: string;
   skill?: string | null;
   commentId?: number | null;
+  reviewId?: number | null;
   headSha?: string | null;
 }): DispatchInputs {
   return {
@@ -79,6 +80,7 @@ export function dispatchInputs(args: {
     actor: args.actor,
     ...(args.skill ? { skill: args.skill } : {}),
     ...(args.commentId ? { comment_id: String(args.commentId) } : {}),
+    ...(args.reviewId ? { review_id: String(args.reviewId) } : {}),
     ...(args.headSha ? { head_sha: args.headSha } : {}),
   };
 }
@@ -321,6 +323,7 @@ async function actOnReview(
       command: { kind: 'approve' },
       actor: decision.actor,
       skill: tracker.skill_path,
+      reviewId: decision.reviewId,
     });
     return dispatch(port, settings, repo, ref, inputs);
   }
@@ -342,6 +345,7 @@ async function actOnReview(
     command: parsed,
     actor: decision.actor,
     skill: tracker.skill_path,
+    reviewId: decision.reviewId,
   });
   return dispatch(port, settings, repo, ref, inputs);
 }

@@ -77,6 +77,8 @@ export type RouteDecision =
       skillPath: string | null;
       command: ParsedCommand;
       commentId: number | null;
+      /** The review the App acted on (approve or request changes on a chain PR), if one. */
+      reviewId: number | null;
       /**
        * Who decided, as recorded in chain.yml: the `actor` input when a bot dispatched (the App
        * names the person whose label, comment or review it acted on), else whoever dispatched.
@@ -158,6 +160,7 @@ const dispatchPayload = z.looseObject({
     command: z.string().max(20_000).optional(),
     skill: z.string().max(500).optional(),
     comment_id: z.union([digits, z.literal('')]).optional(),
+    review_id: z.union([digits, z.literal('')]).optional(),
     actor: z.string().max(100).optional(),
     head_sha: z.union([z.string().regex(/^[0-9a-f]{40,64}$/), z.literal('')]).optional(),
   }),
@@ -389,13 +392,15 @@ function routeDispatch(input: RouteInput): RouteDecision {
     pr,
     skillPath: skill === '' ? null : skill,
     command,
-    commentId:
-      inputs.comment_id === undefined || inputs.comment_id === ''
-        ? null
-        : Number(inputs.comment_id),
+    commentId: optionalId(inputs.comment_id),
+    reviewId: optionalId(inputs.review_id),
     actor: dispatchActor(who, named),
     headSha: inputs.head_sha === undefined || inputs.head_sha === '' ? null : inputs.head_sha,
   };
+}
+
+function optionalId(input: string | undefined): number | null {
+  return input === undefined || input === '' ? null : Number(input);
 }
 
 function dispatchActor(who: Sender | undefined, named: string): string {

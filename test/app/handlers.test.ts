@@ -5,6 +5,7 @@ import { initialState } from '../../src/chain/state.js';
 import { renderTracker } from '../../src/routing/tracker.js';
 import {
   comment,
+  example,
   HEAD_SHA,
   labeled,
   type Payload,
@@ -41,6 +42,9 @@ function newComment(scope: nock.Scope, issue: number, body: string): nock.Scope 
     .post(`${REPO}/issues/${issue}/comments`, { body })
     .reply(201, { id: 99 });
 }
+
+/** The review id of the webhook example: the App names it so the job can tell a redelivery. */
+const REVIEW_ID = String(example('pull_request_review', 'submitted').review.id);
 
 /** A later head than the label example's: what the App reads when a comment starts a run. */
 const LATER_SHA = 'b'.repeat(40);
@@ -437,7 +441,13 @@ describe('the App: status and reviews', () => {
     const scope = permission(noConfig(github()), 'alice', 'admin')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '7', command: '/optimize approve', actor: 'alice', skill: 'skills/pdf' },
+        inputs: {
+          pr: '7',
+          command: '/optimize approve',
+          actor: 'alice',
+          skill: 'skills/pdf',
+          review_id: REVIEW_ID,
+        },
       })
       .reply(204);
     const payload = review('approved', { prBody: tracker(7), sender: user('alice') });
@@ -449,7 +459,13 @@ describe('the App: status and reviews', () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '7', command: '/optimize approve', actor: 'octocat', skill: 'skills/pdf' },
+        inputs: {
+          pr: '7',
+          command: '/optimize approve',
+          actor: 'octocat',
+          skill: 'skills/pdf',
+          review_id: REVIEW_ID,
+        },
       })
       .once()
       .reply(204);
@@ -489,6 +505,7 @@ describe('the App: status and reviews', () => {
             '/optimize rerun design-tests cover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
           actor: 'octocat',
           skill: 'skills/pdf',
+          review_id: REVIEW_ID,
         },
       })
       .reply(204);

@@ -362,12 +362,13 @@ describe('routeEvent: workflow_dispatch', () => {
       skillPath: 'skills/pdf',
       command: { kind: 'pick', selection: { top: 3 } },
       commentId: 9,
+      reviewId: null,
       actor: 'octocat',
       headSha: null,
     });
   });
 
-  it('reads the head commit a start is pinned to; anything but a commit id is ignored', async () => {
+  it('reads the pinned head commit (anything but a commit id is ignored) and the review id', async () => {
     const sha = 'a'.repeat(40);
     expect(
       await routeEvent(input('workflow_dispatch', dispatched({ pr: '7', head_sha: sha }))),
@@ -377,6 +378,9 @@ describe('routeEvent: workflow_dispatch', () => {
         input('workflow_dispatch', dispatched({ pr: '7', head_sha: 'refs/pull/7/head' })),
       ),
     ).toMatchObject({ kind: 'ignore' });
+    expect(
+      await routeEvent(input('workflow_dispatch', dispatched({ pr: '7', review_id: '12' }))),
+    ).toMatchObject({ kind: 'dispatch', reviewId: 12, commentId: null });
   });
 
   it('records the person the App names when the App dispatched, else the dispatcher', async () => {
