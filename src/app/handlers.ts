@@ -334,8 +334,10 @@ async function actOnReview(
       (note) => `${note.path}${note.line === null ? '' : `:${note.line}`}: ${note.body}`,
     ),
   ].filter((text) => text.trim() !== '');
+  // The directives in a paragraph of their own: no line of a review can turn the command into
+  // a heading or code.
   const parsed = parseOptimizeCommand(
-    `${COMMAND_PREFIX} rerun ${tracker.gate_step}\n${directives.join('\n')}`,
+    `${COMMAND_PREFIX} rerun ${tracker.gate_step}\n\n${directives.join('\n')}`,
   );
   if (parsed === null || parsed.kind === 'invalid') {
     return { kind: 'ignored', reason: `cannot re-run ${tracker.gate_step} from this review` };

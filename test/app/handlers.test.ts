@@ -148,7 +148,7 @@ describe('the App: starting runs', () => {
         ref: 'master',
         inputs: {
           pr: '1',
-          command: '/optimize\nfocus on tables',
+          command: '/optimize\n\nfocus on tables',
           actor: 'octocat',
           comment_id: '4242',
           head_sha: LATER_SHA,
@@ -166,7 +166,7 @@ describe('the App: starting runs', () => {
 
   it.each([
     ['/optimize pick top 3', '/optimize pick top 3'],
-    ['/optimize rerun 8   be concrete', '/optimize rerun improve be concrete'],
+    ['/optimize rerun 8   be concrete', '/optimize rerun improve\n\nbe concrete'],
     ['/optimize stop', '/optimize stop'],
   ])('%j is dispatched as %j', async (body, command) => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
@@ -176,6 +176,17 @@ describe('the App: starting runs', () => {
       })
       .reply(204);
     await receive(await appUnderTest(), 'd', 'issue_comment', comment(body, { id: 7 }));
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it.each([
+    ['an indented code block', 'Do not run this:\n\n    /optimize autopilot'],
+    ['a zero-width space in front', '\u200b/optimize autopilot'],
+    ['a right-to-left override in front', '\u202e/optimize autopilot'],
+  ])('a maintainer’s /optimize in %s starts nothing', async (_where, body) => {
+    // The config is read first; then nothing: no permission look-up, no dispatch.
+    const scope = noConfig(github());
+    await receive(await appUnderTest(), 'd-hidden', 'issue_comment', comment(body, { id: 31 }));
     expect(scope.isDone()).toBe(true);
   });
 
@@ -502,7 +513,7 @@ describe('the App: status and reviews', () => {
         inputs: {
           pr: '7',
           command:
-            '/optimize rerun design-tests cover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
+            '/optimize rerun design-tests\n\ncover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
           actor: 'octocat',
           skill: 'skills/pdf',
           review_id: REVIEW_ID,

@@ -88,7 +88,7 @@ describe('routeEvent: triggers', () => {
 
   it('/optimize with free text starts with that intent, sanitised', async () => {
     const payload = comment(
-      'Looks good.\n/optimize focus on <!-- hidden --> tables\u200b\nand charts',
+      'Looks good.\n\n/optimize focus on <!-- hidden --> tables\u200b\nand charts',
       { id: 77 },
     );
     expect(await routeEvent(input('issue_comment', payload))).toEqual({
