@@ -1,3 +1,4 @@
+import type { AnsweredEvent } from '../chain/answered.js';
 import type { Config } from '../config/schema.js';
 import type { RouteDecision } from '../routing/route.js';
 import type { ActionDeps, ActionOutcome } from './ports.js';
@@ -25,6 +26,7 @@ export async function runChainJob(
       repoDir: deps.context.workspace,
       remote: deps.remote,
       runRoot: config.run_dir,
+      answering: answeredEvent(decision),
       onPushed: async (branch) => {
         await trackers.get(branch)?.pushed();
       },
@@ -43,6 +45,7 @@ export async function runChainJob(
         intent: decision.intent,
         actor: decision.actor,
         skillPath: null,
+        headSha: decision.headSha,
       });
     case 'dispatch': {
       const { actor } = decision;
@@ -55,6 +58,7 @@ export async function runChainJob(
               : null,
           actor,
           skillPath: decision.skillPath,
+          headSha: decision.headSha,
         });
       }
       return commandOnPr(session, decision.pr, decision.command, actor);
@@ -63,5 +67,21 @@ export async function runChainJob(
       return commandOnPr(session, decision.pr, decision.command, decision.actor);
     case 'review':
       return reviewOnChainPr(session, decision);
+  }
+}
+
+/** The comment or review a decision acts on: what a redelivery of it must not repeat. */
+function answeredEvent(decision: RouteDecision): AnsweredEvent | null {
+  switch (decision.kind) {
+    case 'start':
+    case 'command':
+      return decision.commentId ? { kind: 'comment', id: decision.commentId } : null;
+    case 'dispatch':
+      if (decision.commentId !== null) return { kind: 'comment', id: decision.commentId };
+      return decision.reviewId === null ? null : { kind: 'review', id: decision.reviewId };
+    case 'review':
+      return { kind: 'review', id: decision.reviewId };
+    default:
+      return null;
   }
 }

@@ -1,4 +1,5 @@
 import { parseSkillMarkdown } from '../bench/skill.js';
+import { type AnsweredEvent, answeredChange } from '../chain/answered.js';
 import { operatorCommit, RUN_FILES } from '../chain/catalog.js';
 import { intentEntry, runSlug } from '../chain/start.js';
 import { initialState, readState, stateChange } from '../chain/state.js';
@@ -31,6 +32,11 @@ export interface RunPlace {
   repoDir: string;
   remote: WorkRemote;
   runRoot: string;
+  /**
+   * The comment or review this job acts on (null for a label or a dispatch by hand): every run
+   * it opens records it with its first commit, so a redelivery finds it answered.
+   */
+  answering: AnsweredEvent | null;
   /** Runs after each commit reached GitHub (the tracker update). */
   onPushed?: (branch: string, sha: string) => Promise<void>;
   onRecover?: (message: string) => void;
@@ -137,6 +143,23 @@ export async function startGitHubRun(
   }
 }
 
+/**
+ * A file of the run dir as the work branch on GitHub has it (fetched now), without opening the
+ * run; null when the branch or the file does not exist.
+ */
+export async function readRunFileOnGitHub(
+  place: RunPlace,
+  opts: { slug: string; branch: string; path: string },
+): Promise<string | null> {
+  const sha = await place.remote.fetchBranch(opts.branch);
+  if (sha === null) return null;
+  const shown = await runGit(['show', `${sha}:${place.runRoot}/${opts.slug}/${opts.path}`], {
+    cwd: place.repoDir,
+    okCodes: [128],
+  });
+  return shown.exitCode === 0 ? shown.stdout : null;
+}
+
 /** Opens an existing run named by the chain PR's tracker (its branch must exist on GitHub). */
 export async function resumeGitHubRun(
   place: RunPlace,
@@ -164,5 +187,9 @@ async function openOnBranch(place: RunPlace, slug: string, branch: string): Prom
     await place.remote.push(sha, branch);
     await place.onPushed?.(branch, sha);
   });
+  if (place.answering !== null) {
+    const current = await local.read(RUN_FILES.answered);
+    store.rideWithNextCommit(answeredChange(current, place.answering));
+  }
   return { store, local, slug, branch, created: false, close: () => local.close() };
 }

@@ -94,6 +94,11 @@ export interface ActionDeps {
   openModel: (runner: RunnerName) => Promise<ModelAccess>;
   log: ActionLog;
   now: () => Date;
+  /**
+   * Whether this job's trials run in the strong sandbox (checked, not assumed). A fork's code
+   * is only ever run when this says yes; the adapter answers no until it has verified it.
+   */
+  strongSandboxVerified: () => Promise<boolean>;
 }
 
 /** What a job ended with; the adapter turns it into outputs, the job summary and the exit code. */

@@ -9,6 +9,7 @@ export class PushingRunStore implements RunStore {
   readonly slug: string;
   readonly runDir: string;
   readonly branch: string;
+  #riders: FileChange[] = [];
 
   constructor(
     private readonly inner: RunStore,
@@ -47,8 +48,18 @@ export class PushingRunStore implements RunStore {
     return this.inner.absolutePath(path);
   }
 
+  /**
+   * Adds `change` to the next commit, whatever it is: bookkeeping that must land with the job's
+   * first real change and never move the branch on its own (a gate is pinned to the head).
+   */
+  rideWithNextCommit(change: FileChange): void {
+    this.#riders = [...this.#riders.filter((c) => c.path !== change.path), change];
+  }
+
   async commit(message: string, changes: FileChange[], opts?: CommitOptions): Promise<string> {
-    const sha = await this.inner.commit(message, changes, opts);
+    const riders = this.#riders.filter((r) => !changes.some((c) => c.path === r.path));
+    const sha = await this.inner.commit(message, [...changes, ...riders], opts);
+    this.#riders = [];
     await this.publish(sha);
     return sha;
   }

@@ -1,4 +1,5 @@
 import { RefConflictError } from '../github/errors.js';
+import { StaleBranchError } from '../store/errors.js';
 import { runGit } from '../store/git.js';
 import { registerSecret } from '../text/redact.js';
 
@@ -13,7 +14,7 @@ export interface WorkRemote {
   fetchBranch(branch: string): Promise<string | null>;
   /** Fetches a ref (e.g. `refs/pull/12/head`) and returns the commit it names. */
   fetchRef(ref: string): Promise<string>;
-  /** Fast-forward push of `sha` to the branch; a branch that moved is a RefConflictError. */
+  /** Fast-forward push of `sha` to the branch; a branch that moved is a StaleBranchError. */
   push(sha: string, branch: string): Promise<void>;
 }
 
@@ -75,13 +76,15 @@ export function createGitRemote(opts: GitRemoteOptions): WorkRemote {
         [1],
       );
       if (result.exitCode === 0) return;
-      const rejected = /\[rejected\]|non-fast-forward|fetch first|stale info/.test(
-        result.stdout + result.stderr,
-      );
+      const output = result.stdout + result.stderr;
+      if (/\[rejected\]|non-fast-forward|fetch first|stale info/.test(output)) {
+        throw new StaleBranchError(
+          `the work branch ${branch} moved on GitHub while this job ran (someone pushed to it); nothing was overwritten. Re-run the job or comment /optimize to continue from the new head`,
+          { retry: '/optimize' },
+        );
+      }
       throw new RefConflictError(
-        rejected
-          ? `the work branch ${branch} moved on GitHub while this job ran (someone pushed to it); nothing was overwritten. Re-run the job or comment /optimize to continue from the new head`
-          : `pushing the work branch ${branch} failed: ${(result.stderr || result.stdout).trim().split('\n').slice(0, 3).join(' / ')}`,
+        `pushing the work branch ${branch} failed: ${(result.stderr || result.stdout).trim().split('\n').slice(0, 3).join(' / ')}`,
         { retry: '/optimize' },
       );
     },

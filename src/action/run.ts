@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Waits while a new fork is being created. */
   publish?: PublisherOptions;
   now?: () => Date;
+  /** Whether the strong sandbox is verified on this runner; fork runs need it (default: no). */
+  strongSandboxVerified?: () => Promise<boolean>;
 }
 
 const MISSING_KEY =
@@ -132,5 +134,7 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       }),
     log,
     now: options.now ?? (() => new Date()),
+    // Fails closed: a fork's code runs only once a sandbox preflight has proven the sandbox.
+    strongSandboxVerified: options.strongSandboxVerified ?? (async () => false),
   };
 }

@@ -1,9 +1,12 @@
+import { hasAnswered } from '../chain/answered.js';
+import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
 import type { DriverDeps } from '../chain/ports.js';
 import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
+import { StaleBranchError } from '../store/errors.js';
 import { renderGateReview } from './gate-review.js';
-import type { GitHubRun, RunPlace } from './open-run.js';
+import { type GitHubRun, type RunPlace, readRunFileOnGitHub } from './open-run.js';
 import type { ActionDeps, ActionOutcome, PullRequestInfo } from './ports.js';
 import { publishFinishedRun } from './publish-run.js';
 import { type RunReport, renderJobSummary } from './summary.js';
@@ -25,6 +28,27 @@ export interface Session {
   config: Config;
   place: RunPlace;
   trackers: Map<string, TrackerSync>;
+}
+
+/** What a job that finds its comment or review answered already ends with: nothing done. */
+export function alreadyAnsweredOutcome(s: Session): ActionOutcome {
+  const event = s.place.answering;
+  const what = event === null ? 'this event' : `${event.kind} ${event.id}`;
+  return quiet('ignored', `${what} was acted on already (a redelivery or a re-dispatch)`);
+}
+
+/**
+ * Whether the run on `branch` acted on this job's comment or review already (its record on the
+ * work branch says so): then this job is a redelivery or a re-dispatch and leaves the run alone.
+ */
+export async function answeredAlready(
+  s: Session,
+  run: { slug: string; branch: string },
+): Promise<boolean> {
+  const event = s.place.answering;
+  if (event === null) return false;
+  const text = await readRunFileOnGitHub(s.place, { ...run, path: RUN_FILES.answered });
+  return hasAnswered(text, event);
 }
 
 export function quiet(status: 'ignored' | 'neutral', message: string): ActionOutcome {
@@ -148,7 +172,11 @@ export async function askGate(
   if (!requester.endsWith('[bot]')) await s.deps.github.requestReviewers(chainPr, [requester]);
 }
 
-/** Creates the check run, runs the work, completes it with the outcome (failures included). */
+/**
+ * Creates the check run, runs the work, completes it with the outcome (failures included). A
+ * job whose push was refused because the work branch moved writes nothing more: the branch, and
+ * what is said about it, belong to whoever moved it; the job only logs why it stopped.
+ */
 export async function withCheckRun(
   s: Session,
   pr: PullRequestInfo,
@@ -165,6 +193,10 @@ export async function withCheckRun(
   try {
     reports = await work();
   } catch (error) {
+    if (error instanceof StaleBranchError) {
+      s.deps.log.warning(`Skill Optimizer stopped without writing anything more: ${error.message}`);
+      return quiet('neutral', `superseded: ${error.message}`);
+    }
     if (!(error instanceof SkillOptimizerError)) throw error;
     const message = error.retry ? `${error.message}\n\nRetry: ${error.retry}` : error.message;
     await github.completeCheckRun(checkId, {

@@ -8,6 +8,8 @@ import { type GitHubRun, resumeGitHubRun, slugAt } from './open-run.js';
 import type { ActionOutcome, PullRequestInfo } from './ports.js';
 import { detectPullRequestSkills } from './pr-skills.js';
 import {
+  alreadyAnsweredOutcome,
+  answeredAlready,
   askGate,
   defaultBranch,
   drive,
@@ -112,6 +114,11 @@ async function steerRuns(
   command: Exclude<ParsedCommand, { kind: 'start' | 'autopilot' }>,
   actor: string,
 ): Promise<ActionOutcome> {
+  const unanswered: Target[] = [];
+  for (const target of targets) {
+    if (!(await answeredAlready(s, target))) unanswered.push(target);
+  }
+  if (unanswered.length === 0) return alreadyAnsweredOutcome(s);
   const needsModel = command.kind !== 'stop' && command.kind !== 'status';
   if (needsModel) {
     const absent = missingKey(s.deps);
@@ -119,7 +126,7 @@ async function steerRuns(
   }
   return withCheckRun(s, skillPr, async () => {
     const reports: RunReport[] = [];
-    for (const target of targets) {
+    for (const target of unanswered) {
       const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
       try {
         const tracker = new TrackerSync(s.deps.github, run, {
@@ -281,6 +288,7 @@ export async function reviewOnChainPr(
     triggeredBy: tracker.triggered_by,
     pinned: tracker.pinned_sha,
   };
+  if (await answeredAlready(s, target)) return alreadyAnsweredOutcome(s);
   return withCheckRun(s, skillPr, async () => {
     const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
     try {

@@ -25,6 +25,11 @@ export interface Repo {
 
 export type PullSummary = OpenPullSummary;
 
+/** A pull request as read now: its summary and the commit its head is at. */
+export interface PullAtHead extends PullSummary {
+  headSha: string;
+}
+
 export interface ReviewNote {
   path: string;
   line: number | null;
@@ -42,7 +47,7 @@ export interface AppPort {
   ): Promise<void>;
   /** Creates the bot's comment starting with `marker`, or edits its earlier one in place. */
   upsertComment(repo: Repo, issueNumber: number, marker: string, body: string): Promise<void>;
-  getPull(repo: Repo, number: number): Promise<PullSummary>;
+  getPull(repo: Repo, number: number): Promise<PullAtHead>;
   /** Open pull requests into `base`. */
   listPullsInto(repo: Repo, base: string): Promise<PullSummary[]>;
   reviewNotes(repo: Repo, pull: number, reviewId: number): Promise<ReviewNote[]>;
@@ -67,6 +72,7 @@ export function githubPort(octokit: unknown, selfLogin: string): AppPort {
         number: pull.number,
         body: pull.body,
         headRef: pull.headRef,
+        headSha: pull.headSha,
         headRepoFullName: pull.headRepoFullName,
       };
     },

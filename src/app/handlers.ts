@@ -61,12 +61,18 @@ export interface DispatchInputs extends Record<string, string> {
   actor: string;
 }
 
+/**
+ * `headSha` (input `head_sha`) pins a start to the PR head the person acted on: the job vendors
+ * exactly that commit, and does nothing but say so when the PR has moved on since.
+ */
 export function dispatchInputs(args: {
   pr: number;
   command: ParsedCommand;
   actor: string;
   skill?: string | null;
   commentId?: number | null;
+  reviewId?: number | null;
+  headSha?: string | null;
 }): DispatchInputs {
   return {
     pr: String(args.pr),
@@ -74,6 +80,8 @@ export function dispatchInputs(args: {
     actor: args.actor,
     ...(args.skill ? { skill: args.skill } : {}),
     ...(args.commentId ? { comment_id: String(args.commentId) } : {}),
+    ...(args.reviewId ? { review_id: String(args.reviewId) } : {}),
+    ...(args.headSha ? { head_sha: args.headSha } : {}),
   };
 }
 
@@ -240,11 +248,14 @@ async function act(
       const command: ParsedCommand = decision.autopilot
         ? { kind: 'autopilot' }
         : { kind: 'start', text: decision.intent ?? '' };
+      // A label names the head it was put on; for a comment, the head as the App reads it now.
+      const headSha = decision.headSha ?? (await port.getPull(repo, decision.pr)).headSha;
       const inputs = dispatchInputs({
         pr: decision.pr,
         command,
         actor: decision.actor,
         commentId: decision.commentId,
+        headSha,
       });
       return dispatch(port, settings, repo, decision.repository.defaultBranch, inputs);
     }
@@ -312,6 +323,7 @@ async function actOnReview(
       command: { kind: 'approve' },
       actor: decision.actor,
       skill: tracker.skill_path,
+      reviewId: decision.reviewId,
     });
     return dispatch(port, settings, repo, ref, inputs);
   }
@@ -322,8 +334,10 @@ async function actOnReview(
       (note) => `${note.path}${note.line === null ? '' : `:${note.line}`}: ${note.body}`,
     ),
   ].filter((text) => text.trim() !== '');
+  // The directives in a paragraph of their own: no line of a review can turn the command into
+  // a heading or code.
   const parsed = parseOptimizeCommand(
-    `${COMMAND_PREFIX} rerun ${tracker.gate_step}\n${directives.join('\n')}`,
+    `${COMMAND_PREFIX} rerun ${tracker.gate_step}\n\n${directives.join('\n')}`,
   );
   if (parsed === null || parsed.kind === 'invalid') {
     return { kind: 'ignored', reason: `cannot re-run ${tracker.gate_step} from this review` };
@@ -333,6 +347,7 @@ async function actOnReview(
     command: parsed,
     actor: decision.actor,
     skill: tracker.skill_path,
+    reviewId: decision.reviewId,
   });
   return dispatch(port, settings, repo, ref, inputs);
 }

@@ -3,13 +3,16 @@ import { RecentEvents } from '../routing/dedupe.js';
 import { registerSecret } from '../text/redact.js';
 import { appLogin, githubPort } from './github-port.js';
 import { handleEvent, WORKFLOW_FILE } from './handlers.js';
+import { checkWebhookSecret } from './webhook-secret.js';
 
 /**
- * Wires the handlers into probot. Probot verifies webhook signatures before any handler runs
- * (when it has a webhook secret, as `probot run` always does).
+ * Wires the handlers into probot. Probot verifies webhook signatures before any handler runs;
+ * loading refuses to go on without a real WEBHOOK_SECRET in `env` (see webhook-secret.ts).
  */
 
 export interface AppOptions {
+  /** The process environment: WEBHOOK_SECRET (or SKILL_OPTIMIZER_INSECURE_DEV=1) is required. */
+  env: Readonly<Record<string, string | undefined>>;
   /** The App's login; asked from `GET /app` on first use when not given. */
   selfLogin?: string;
   /** Remembers delivery and comment ids; one per process by default. */
@@ -37,8 +40,10 @@ export function registerAppSecrets(env: NodeJS.ProcessEnv): void {
   }
 }
 
-export function skillOptimizerApp(options: AppOptions = {}): (app: Probot) => void {
+export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
   return (app: Probot): void => {
+    const secret = checkWebhookSecret(options.env);
+    if (secret.kind === 'insecure-dev') app.log.warn(secret.warning);
     const recent = options.recent ?? new RecentEvents();
     const workflowFile = options.workflowFile ?? WORKFLOW_FILE;
     let login: Promise<string> | null =

@@ -67,6 +67,7 @@ export const RUN_FILES = {
   suite: 'tests/suite.yml',
   benchResults: '06-bench-results',
   report: 'report.md',
+  answered: 'answered.txt',
 } as const;
 
 /** The commit of a completed step (CHAIN.md §3). */

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { BudgetExceededError, SkillOptimizerError } from '../errors.js';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
+import { StaleBranchError } from '../store/errors.js';
 import type { FileChange } from '../store/port.js';
 import { budgetedModel } from './budget.js';
 import { operatorCommit, STEPS, type StepId, stepCommit } from './catalog.js';
@@ -217,7 +218,8 @@ async function runStep(
       );
       return error.message;
     }
-    if (!(error instanceof SkillOptimizerError)) throw error;
+    // A refused push is not the step's failure: the branch is someone else's now.
+    if (!(error instanceof SkillOptimizerError) || error instanceof StaleBranchError) throw error;
     const message = error.message;
     const failures = state.consecutive_failures + 1;
     const failed = tracker.charge({

@@ -1,12 +1,12 @@
 import { parseStepRef, STEPS, type StepId } from '../chain/catalog.js';
 import { type PickSelection, PickSelectionError, parsePickSelection } from '../chain/picks.js';
-import { sanitizeUntrusted } from '../text/sanitize.js';
+import { commandAfter } from './command-paragraph.js';
 
 /**
- * The `/optimize` comment commands of CHAIN.md §5. Only the first line that starts with
- * `/optimize` counts (lines inside fenced code blocks and HTML comments do not). The comment is
- * sanitised before it is read, so free text and directives carry no hidden comments, control or
- * invisible characters.
+ * The `/optimize` comment commands of CHAIN.md §5. Only the first top-level paragraph whose first
+ * line starts with `/optimize` counts; code, quotes, lists and HTML comments never do, nor a
+ * prefix with an invisible character in or before it (see command-paragraph.ts). Free text and
+ * directives are sanitised: no hidden comments, control or invisible characters.
  *
  * - `/optimize [free text]`: start or resume; the free text (rest of the line and the lines
  *   after it) is the intent.
@@ -42,29 +42,6 @@ export const MAX_COMMAND_TEXT = 4000;
 const KEYWORDS = new Set(['autopilot', 'stop', 'status', 'approve']);
 /** The shape of a gate option's name (chain/state.ts `gateOptionSchema`), bounded in length. */
 const OPTION = /^[a-z][a-z0-9-]{0,39}$/;
-const FENCE = /^ {0,3}(`{3,}|~{3,})/;
-
-/** The text from the first `/optimize` line to the end, with the prefix removed; null if none. */
-function commandText(body: string): string | null {
-  const lines = sanitizeUntrusted(body).split('\n');
-  let fence: string | null = null;
-  for (const [index, line] of lines.entries()) {
-    const fenceMark = FENCE.exec(line)?.[1];
-    if (fenceMark !== undefined) {
-      if (fence === null) fence = fenceMark;
-      else if (fenceMark[0] === fence[0] && fenceMark.length >= fence.length) fence = null;
-      continue;
-    }
-    if (fence !== null) continue;
-    const trimmed = line.trimStart();
-    if (!trimmed.toLowerCase().startsWith(COMMAND_PREFIX)) continue;
-    const rest = trimmed.slice(COMMAND_PREFIX.length);
-    if (rest !== '' && !/^\s/.test(rest)) continue; // `/optimizer`, `/optimize!`
-    return [rest, ...lines.slice(index + 1)].join('\n');
-  }
-  return null;
-}
-
 function clip(text: string): string {
   const trimmed = text.trim();
   return trimmed.length <= MAX_COMMAND_TEXT
@@ -74,7 +51,7 @@ function clip(text: string): string {
 
 /** The command in a comment body, an `invalid` one with the reason, or null when there is none. */
 export function parseOptimizeCommand(body: string): ParsedCommand | InvalidCommand | null {
-  const text = commandText(body);
+  const text = commandAfter(body, COMMAND_PREFIX);
   if (text === null) return null;
   const firstLine = text.split('\n', 1)[0]?.trim() ?? '';
   const [word = '', ...args] = firstLine.split(/\s+/);
@@ -135,12 +112,13 @@ function formatSelection(selection: PickSelection): string {
 export function formatCommand(command: ParsedCommand): string {
   switch (command.kind) {
     case 'start':
-      // On its own line, so text that begins with a keyword (`stop …`) stays free text.
-      return command.text === '' ? COMMAND_PREFIX : `${COMMAND_PREFIX}\n${command.text}`;
+      // A paragraph of its own, so text that begins with a keyword (`stop …`) stays free text
+      // and no line of it (`---`) can turn the command line into a heading.
+      return command.text === '' ? COMMAND_PREFIX : `${COMMAND_PREFIX}\n\n${command.text}`;
     case 'pick':
       return `${COMMAND_PREFIX} pick ${formatSelection(command.selection)}`;
     case 'rerun':
-      return `${COMMAND_PREFIX} rerun ${command.step}${command.directive === null ? '' : ` ${command.directive}`}`;
+      return `${COMMAND_PREFIX} rerun ${command.step}${command.directive === null ? '' : `\n\n${command.directive}`}`;
     case 'answer':
       return `${COMMAND_PREFIX} answer ${command.option}`;
     default:

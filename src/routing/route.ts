@@ -39,6 +39,11 @@ export type RouteDecision =
       actor: string;
       /** The triggering comment, when a comment (not a label) started the run. */
       commentId: number | null;
+      /**
+       * The PR head commit the person acted on (a label event names it; a comment does not, so
+       * it is null and the job pins the head it reads first).
+       */
+      headSha: string | null;
     }
   | {
       kind: 'command';
@@ -72,11 +77,15 @@ export type RouteDecision =
       skillPath: string | null;
       command: ParsedCommand;
       commentId: number | null;
+      /** The review the App acted on (approve or request changes on a chain PR), if one. */
+      reviewId: number | null;
       /**
        * Who decided, as recorded in chain.yml: the `actor` input when a bot dispatched (the App
        * names the person whose label, comment or review it acted on), else whoever dispatched.
        */
       actor: string;
+      /** The `head_sha` input: the PR head commit the person acted on, which a start vendors. */
+      headSha: string | null;
     };
 
 export interface RouteInput {
@@ -106,7 +115,7 @@ const labeledPayload = z.looseObject({
   pull_request: z.looseObject({
     number: positive,
     state: z.string(),
-    head: z.looseObject({ ref: z.string() }),
+    head: z.looseObject({ ref: z.string(), sha: z.string().regex(/^[0-9a-f]{40,64}$/) }),
   }),
   repository,
   sender,
@@ -151,7 +160,9 @@ const dispatchPayload = z.looseObject({
     command: z.string().max(20_000).optional(),
     skill: z.string().max(500).optional(),
     comment_id: z.union([digits, z.literal('')]).optional(),
+    review_id: z.union([digits, z.literal('')]).optional(),
     actor: z.string().max(100).optional(),
+    head_sha: z.union([z.string().regex(/^[0-9a-f]{40,64}$/), z.literal('')]).optional(),
   }),
   repository,
   sender: sender.optional(),
@@ -264,6 +275,7 @@ async function routeLabel(input: RouteInput): Promise<RouteDecision> {
     intent: null,
     actor: parsed.data.sender.login,
     commentId: null,
+    headSha: pr.head.sha,
   };
 }
 
@@ -299,9 +311,10 @@ async function routeComment(input: RouteInput): Promise<RouteDecision> {
         ...common,
         autopilot: false,
         intent: command.text === '' ? null : command.text,
+        headSha: null,
       };
     case 'autopilot':
-      return { kind: 'start', ...common, autopilot: true, intent: null };
+      return { kind: 'start', ...common, autopilot: true, intent: null, headSha: null };
     default:
       return { kind: 'command', ...common, command };
   }
@@ -379,12 +392,15 @@ function routeDispatch(input: RouteInput): RouteDecision {
     pr,
     skillPath: skill === '' ? null : skill,
     command,
-    commentId:
-      inputs.comment_id === undefined || inputs.comment_id === ''
-        ? null
-        : Number(inputs.comment_id),
+    commentId: optionalId(inputs.comment_id),
+    reviewId: optionalId(inputs.review_id),
     actor: dispatchActor(who, named),
+    headSha: inputs.head_sha === undefined || inputs.head_sha === '' ? null : inputs.head_sha,
   };
+}
+
+function optionalId(input: string | undefined): number | null {
+  return input === undefined || input === '' ? null : Number(input);
 }
 
 function dispatchActor(who: Sender | undefined, named: string): string {

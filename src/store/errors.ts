@@ -23,3 +23,10 @@ export class CommitFailedError extends SkillOptimizerError {}
 
 /** A slug, branch or run-root option cannot name a run. */
 export class InvalidRunNameError extends SkillOptimizerError {}
+
+/**
+ * The work branch moved on its remote (someone else pushed) after this process read it, so the
+ * push of this process's commit was refused. Its work is discarded: nothing of it, not even a
+ * failure report, may be written over the newer branch.
+ */
+export class StaleBranchError extends SkillOptimizerError {}

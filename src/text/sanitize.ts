@@ -65,6 +65,18 @@ function stripHtmlComments(text: string): string {
   return out.join('');
 }
 
+/** What `markInvisible` puts where an invisible or control character was: U+FFFD, visible. */
+export const INVISIBLE_MARK = '\uFFFD';
+
+/**
+ * Line breaks normalised as above, and every character the policy removes replaced by
+ * `INVISIBLE_MARK` instead. For decisions about what text *is* (is this a command?): a deleted
+ * zero-width character would make `\u200b/optimize` look like `/optimize`, which no reader sees.
+ */
+export function markInvisible(text: string): string {
+  return text.replace(LINE_BREAKS, '\n').replace(REMOVED, INVISIBLE_MARK);
+}
+
 /** Untrusted text made safe to show a model: see the policy at the top of this file. */
 export function sanitizeUntrusted(text: string): string {
   return stripHtmlComments(text.replace(LINE_BREAKS, '\n').replace(REMOVED, ''));

@@ -70,8 +70,13 @@ function labeledPayload() {
   return payload;
 }
 
+/** Each review GitHub sends has its own id (a repeated id is a redelivery, which does nothing). */
+let reviews = 0;
+
 function reviewPayload(state: string, commitId: string, prBody: string) {
   const payload = example('pull_request_review', 'submitted');
+  reviews += 1;
+  payload.review.id = 5000 + reviews;
   payload.review.state = state;
   payload.review.commit_id = commitId;
   payload.review.body = null;

@@ -199,8 +199,13 @@ function gateReview(scope: nock.Scope, wire: Wire) {
     .reply(201, {});
 }
 
+/** Each review GitHub sends has its own id (a repeated id is a redelivery, which does nothing). */
+let reviews = 0;
+
 function approval(commitId: string, prBody: string) {
   const payload = example('pull_request_review', 'submitted');
+  reviews += 1;
+  payload.review.id = 5000 + reviews;
   payload.review.state = 'approved';
   payload.review.commit_id = commitId;
   payload.review.body = null;

@@ -27,7 +27,7 @@ function offlineRemote(pushed: string[]): WorkRemote {
 
 async function start(repo: string, skillPath: string, pushed: string[]) {
   return startGitHubRun(
-    { repoDir: repo, remote: offlineRemote(pushed), runRoot: '.skill-optimizer' },
+    { repoDir: repo, remote: offlineRemote(pushed), runRoot: '.skill-optimizer', answering: null },
     {
       pr: 7,
       skillPath,

@@ -27,6 +27,8 @@ const APP_INPUTS = Object.keys(
     actor: 'octocat',
     skill: 'skills/pdf',
     commentId: 2,
+    headSha: 'a'.repeat(40),
+    reviewId: 3,
   }),
 ).sort();
 
@@ -35,7 +37,15 @@ describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
   const steps = stepsOf(workflow);
 
   it('declares every input the App dispatches (GitHub refuses undeclared ones)', () => {
-    expect(APP_INPUTS).toEqual(['actor', 'command', 'comment_id', 'pr', 'skill']);
+    expect(APP_INPUTS).toEqual([
+      'actor',
+      'command',
+      'comment_id',
+      'head_sha',
+      'pr',
+      'review_id',
+      'skill',
+    ]);
     const declared = workflow.on.workflow_dispatch.inputs;
     for (const name of APP_INPUTS) expect(declared[name], name).toMatchObject({ type: 'string' });
     expect(declared.pr.required).toBe(true);

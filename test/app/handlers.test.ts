@@ -5,6 +5,7 @@ import { initialState } from '../../src/chain/state.js';
 import { renderTracker } from '../../src/routing/tracker.js';
 import {
   comment,
+  example,
   HEAD_SHA,
   labeled,
   type Payload,
@@ -42,6 +43,25 @@ function newComment(scope: nock.Scope, issue: number, body: string): nock.Scope 
     .reply(201, { id: 99 });
 }
 
+/** The review id of the webhook example: the App names it so the job can tell a redelivery. */
+const REVIEW_ID = String(example('pull_request_review', 'submitted').review.id);
+
+/** A later head than the label example's: what the App reads when a comment starts a run. */
+const LATER_SHA = 'b'.repeat(40);
+
+/** Skill PR #1 as GitHub returns it, its head at `sha`. */
+function skillPull(sha = LATER_SHA) {
+  return {
+    number: 1,
+    state: 'open',
+    draft: false,
+    body: null,
+    user: { login: 'octocat' },
+    head: { ref: 'changes', sha, repo: { full_name: 'Codertocat/Hello-World' } },
+    base: { ref: 'master', repo: { full_name: 'Codertocat/Hello-World' } },
+  };
+}
+
 function receive(
   probot: Awaited<ReturnType<typeof appUnderTest>>,
   id: string,
@@ -64,7 +84,7 @@ describe('the App: starting runs', () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     await receive(await appUnderTest(), 'd-label', 'pull_request', labeled('skill-optimizer'));
@@ -75,7 +95,7 @@ describe('the App: starting runs', () => {
     const scope = permission(noConfig(github()), 'octocat', 'admin')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize autopilot', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize autopilot', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     await receive(
@@ -111,7 +131,7 @@ describe('the App: starting runs', () => {
     permission(scope, 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '2', command: '/optimize', actor: 'octocat' },
+        inputs: { pr: '2', command: '/optimize', actor: 'octocat', head_sha: HEAD_SHA },
       })
       .reply(204);
     const app = await appUnderTest();
@@ -122,13 +142,16 @@ describe('the App: starting runs', () => {
 
   it('a comment dispatches its command once: redeliveries and duplicate comments start nothing more', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'maintain')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
       .post(DISPATCH, {
         ref: 'master',
         inputs: {
           pr: '1',
-          command: '/optimize\nfocus on tables',
+          command: '/optimize\n\nfocus on tables',
           actor: 'octocat',
           comment_id: '4242',
+          head_sha: LATER_SHA,
         },
       })
       .once()
@@ -143,7 +166,7 @@ describe('the App: starting runs', () => {
 
   it.each([
     ['/optimize pick top 3', '/optimize pick top 3'],
-    ['/optimize rerun 8   be concrete', '/optimize rerun improve be concrete'],
+    ['/optimize rerun 8   be concrete', '/optimize rerun improve\n\nbe concrete'],
     ['/optimize stop', '/optimize stop'],
   ])('%j is dispatched as %j', async (body, command) => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
@@ -156,11 +179,28 @@ describe('the App: starting runs', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it.each([
+    ['an indented code block', 'Do not run this:\n\n    /optimize autopilot'],
+    ['a zero-width space in front', '\u200b/optimize autopilot'],
+    ['a right-to-left override in front', '\u202e/optimize autopilot'],
+  ])('a maintainer’s /optimize in %s starts nothing', async (_where, body) => {
+    // The config is read first; then nothing: no permission look-up, no dispatch.
+    const scope = noConfig(github());
+    await receive(await appUnderTest(), 'd-hidden', 'issue_comment', comment(body, { id: 31 }));
+    expect(scope.isDone()).toBe(true);
+  });
+
   it('a failed dispatch can be retried by redelivery', async () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
       .post(DISPATCH)
       .reply(500, { message: 'boom' });
-    permission(noConfig(scope), 'octocat', 'write').post(DISPATCH).reply(204);
+    permission(noConfig(scope), 'octocat', 'write')
+      .get(`${REPO}/pulls/1`)
+      .reply(200, skillPull())
+      .post(DISPATCH)
+      .reply(204);
     const app = await appUnderTest();
     const payload = comment('/optimize', { id: 8 });
     await expect(receive(app, 'd-r', 'issue_comment', payload)).rejects.toThrow();
@@ -412,7 +452,13 @@ describe('the App: status and reviews', () => {
     const scope = permission(noConfig(github()), 'alice', 'admin')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '7', command: '/optimize approve', actor: 'alice', skill: 'skills/pdf' },
+        inputs: {
+          pr: '7',
+          command: '/optimize approve',
+          actor: 'alice',
+          skill: 'skills/pdf',
+          review_id: REVIEW_ID,
+        },
       })
       .reply(204);
     const payload = review('approved', { prBody: tracker(7), sender: user('alice') });
@@ -424,7 +470,13 @@ describe('the App: status and reviews', () => {
     const scope = permission(noConfig(github()), 'octocat', 'write')
       .post(DISPATCH, {
         ref: 'master',
-        inputs: { pr: '7', command: '/optimize approve', actor: 'octocat', skill: 'skills/pdf' },
+        inputs: {
+          pr: '7',
+          command: '/optimize approve',
+          actor: 'octocat',
+          skill: 'skills/pdf',
+          review_id: REVIEW_ID,
+        },
       })
       .once()
       .reply(204);
@@ -461,9 +513,10 @@ describe('the App: status and reviews', () => {
         inputs: {
           pr: '7',
           command:
-            '/optimize rerun design-tests cover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
+            '/optimize rerun design-tests\n\ncover scanned PDFs\n.skill-optimizer/pdf/tests/forms/spec.yaml:3: pick forms too\n03-test-proposals.md: drop tables',
           actor: 'octocat',
           skill: 'skills/pdf',
+          review_id: REVIEW_ID,
         },
       })
       .reply(204);

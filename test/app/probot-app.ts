@@ -35,9 +35,12 @@ export function testProbot(secret?: string): Probot {
   });
 }
 
+/** The environment of an App deployed with a webhook secret. */
+export const TEST_ENV = { WEBHOOK_SECRET: "It's a Secret to Everybody" };
+
 export async function appUnderTest(recent = new RecentEvents()): Promise<Probot> {
   const probot = testProbot();
-  await probot.load(skillOptimizerApp({ selfLogin: SELF, recent }));
+  await probot.load(skillOptimizerApp({ env: TEST_ENV, selfLogin: SELF, recent }));
   return probot;
 }
 

@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import nock from 'nock';
 import { createNodeMiddleware, type Probot } from 'probot';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { skillOptimizerApp } from '../../src/app/register.js';
-import { comment, SELF } from '../routing/webhook-examples.js';
+import { WebhookSecretError } from '../../src/app/webhook-secret.js';
+import { comment, SELF, user } from '../routing/webhook-examples.js';
 import { testProbot } from './probot-app.js';
 
 // GitHub's published test vector for X-Hub-Signature-256.
@@ -23,11 +25,13 @@ afterEach(async () => {
   if (running) await new Promise((done) => running.close(done));
 });
 
-async function serve(): Promise<{ url: string; seen: string[] }> {
+async function serve(
+  env: Record<string, string> = { WEBHOOK_SECRET: SECRET },
+  probot: Probot = testProbot(SECRET),
+): Promise<{ url: string; seen: string[] }> {
   const seen: string[] = [];
-  const probot: Probot = testProbot(SECRET);
   const app = (instance: Probot): void => {
-    skillOptimizerApp({ selfLogin: SELF })(instance);
+    skillOptimizerApp({ env, selfLogin: SELF })(instance);
     instance.onAny(async (context) => {
       seen.push(context.id);
     });
@@ -81,5 +85,45 @@ describe('webhook signatures', () => {
     const response = await post(url, body, signature(body), 'bad-1');
     expect([400, 401]).toContain(response.status);
     expect(seen).toEqual([]);
+  });
+
+  it('a forged autopilot "from a maintainer" is refused: 4xx, nothing asked of GitHub', async () => {
+    const { url, seen } = await serve();
+    const body = JSON.stringify(comment('/optimize autopilot', { sender: user('octocat') }));
+    // Signed with probot's public default secret, as a forger would.
+    const response = await post(url, body, sign('development', body), 'forged-1');
+    expect([400, 401]).toContain(response.status);
+    expect(seen).toEqual([]);
+    expect(nock.pendingMocks()).toEqual([]); // no dispatch was even prepared: none may happen
+  });
+});
+
+describe('the webhook secret', () => {
+  it.each([
+    ['unset', {}],
+    ['empty', { WEBHOOK_SECRET: '' }],
+    ["probot's public default", { WEBHOOK_SECRET: 'development' }],
+    ['unset, with the dev flag not exactly 1', { SKILL_OPTIMIZER_INSECURE_DEV: 'true' }],
+  ])('%s: the App refuses to start, saying how to fix it', async (_what, env) => {
+    const probot = testProbot();
+    const loading = probot.load(skillOptimizerApp({ env, selfLogin: SELF }));
+    await expect(loading).rejects.toThrow(WebhookSecretError);
+    await expect(loading).rejects.toThrow(/will not start: WEBHOOK_SECRET .*Set WEBHOOK_SECRET/);
+  });
+
+  it('without a secret no server serves, so a forged delivery reaches nothing', async () => {
+    // The forger's delivery would verify against probot's default secret; the App never loads.
+    await expect(serve({}, testProbot())).rejects.toThrow(WebhookSecretError);
+  });
+
+  it('SKILL_OPTIMIZER_INSECURE_DEV=1 starts without one and says loudly that it is insecure', async () => {
+    const warnings: unknown[] = [];
+    await testProbot().load((instance: Probot) => {
+      vi.spyOn(instance.log, 'warn').mockImplementation((message: unknown) => {
+        warnings.push(message);
+      });
+      skillOptimizerApp({ env: { SKILL_OPTIMIZER_INSECURE_DEV: '1' }, selfLogin: SELF })(instance);
+    });
+    expect(warnings).toEqual([expect.stringMatching(/^INSECURE: WEBHOOK_SECRET is not set/)]);
   });
 });

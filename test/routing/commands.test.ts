@@ -45,14 +45,38 @@ describe('parseOptimizeCommand', () => {
     expect(parseOptimizeCommand(body)).toEqual(expected);
   });
 
-  it('only the first /optimize line counts', () => {
-    expect(parseOptimizeCommand('hi\n/optimize status\n/optimize stop')).toEqual({
+  it('only the first line of the first top-level paragraph that starts with it counts', () => {
+    expect(parseOptimizeCommand('hi\n/optimize status')).toBeNull();
+    expect(parseOptimizeCommand('hi\n\n/optimize status\n\n/optimize stop')).toEqual({
       kind: 'status',
     });
     expect(parseOptimizeCommand('/optimize improve docs\n/optimize stop')).toEqual({
       kind: 'start',
       text: 'improve docs\n/optimize stop',
     });
+  });
+
+  it.each([
+    ['an indented code block', 'Try this:\n\n    /optimize autopilot'],
+    ['an indented code block first', '    /optimize autopilot'],
+    ['a zero-width space before it', '\u200b/optimize autopilot'],
+    ['a zero-width joiner inside it', '/opti\u200dmize autopilot'],
+    ['a right-to-left override before it', '\u202e/optimize autopilot'],
+    ['a word joiner right after it', '/optimize\u2060 autopilot'],
+    ['a quote', '> /optimize autopilot'],
+    ['a list item', '- /optimize autopilot'],
+    ['an ordered list item', '1. /optimize autopilot'],
+    ['an ATX heading', '# /optimize autopilot'],
+    ['a setext heading', '/optimize autopilot\n---'],
+    ['an HTML block', '<details>\n/optimize autopilot\n</details>'],
+    ['an HTML comment', '<!--\n/optimize autopilot\n-->'],
+  ])('is not a command in %s', (_where, body) => {
+    expect(parseOptimizeCommand(body)).toBeNull();
+  });
+
+  it('counts a command after an invisible character that is not in front of it', () => {
+    expect(parseOptimizeCommand('hi\u200b\n\n/optimize stop')).toEqual({ kind: 'stop' });
+    expect(parseOptimizeCommand('<!-- note -->\n\n/optimize stop')).toEqual({ kind: 'stop' });
   });
 
   it('ignores commands hidden in HTML comments or fenced code', () => {

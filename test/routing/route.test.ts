@@ -47,6 +47,7 @@ describe('routeEvent: triggers', () => {
       intent: null,
       actor: 'octocat',
       commentId: null,
+      headSha: HEAD_SHA,
     });
   });
 
@@ -87,7 +88,7 @@ describe('routeEvent: triggers', () => {
 
   it('/optimize with free text starts with that intent, sanitised', async () => {
     const payload = comment(
-      'Looks good.\n/optimize focus on <!-- hidden --> tables\u200b\nand charts',
+      'Looks good.\n\n/optimize focus on <!-- hidden --> tables\u200b\nand charts',
       { id: 77 },
     );
     expect(await routeEvent(input('issue_comment', payload))).toEqual({
@@ -98,6 +99,7 @@ describe('routeEvent: triggers', () => {
       intent: 'focus on  tables\nand charts',
       actor: 'octocat',
       commentId: 77,
+      headSha: null,
     });
   });
 
@@ -360,8 +362,25 @@ describe('routeEvent: workflow_dispatch', () => {
       skillPath: 'skills/pdf',
       command: { kind: 'pick', selection: { top: 3 } },
       commentId: 9,
+      reviewId: null,
       actor: 'octocat',
+      headSha: null,
     });
+  });
+
+  it('reads the pinned head commit (anything but a commit id is ignored) and the review id', async () => {
+    const sha = 'a'.repeat(40);
+    expect(
+      await routeEvent(input('workflow_dispatch', dispatched({ pr: '7', head_sha: sha }))),
+    ).toMatchObject({ kind: 'dispatch', headSha: sha });
+    expect(
+      await routeEvent(
+        input('workflow_dispatch', dispatched({ pr: '7', head_sha: 'refs/pull/7/head' })),
+      ),
+    ).toMatchObject({ kind: 'ignore' });
+    expect(
+      await routeEvent(input('workflow_dispatch', dispatched({ pr: '7', review_id: '12' }))),
+    ).toMatchObject({ kind: 'dispatch', reviewId: 12, commentId: null });
   });
 
   it('records the person the App names when the App dispatched, else the dispatcher', async () => {

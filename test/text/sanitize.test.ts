@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DATA_SECTION_CLOSE, dataSection, sanitizeUntrusted } from '../../src/text/sanitize.js';
+import {
+  DATA_SECTION_CLOSE,
+  dataSection,
+  INVISIBLE_MARK,
+  markInvisible,
+  sanitizeUntrusted,
+} from '../../src/text/sanitize.js';
 
 const s = sanitizeUntrusted;
 
@@ -221,6 +227,25 @@ describe('sanitizeUntrusted (attacks)', () => {
   it('keeps ordinary text, emoji and non-Latin scripts', () => {
     const text = 'Ünïcödé — 日本語 עברית العربية 👍 a < b && c > d, x-->y';
     expect(s(text)).toBe(text);
+  });
+});
+
+describe('markInvisible', () => {
+  it('puts a visible mark where sanitizing deletes, and normalises line breaks the same way', () => {
+    expect(markInvisible('\u200b/opti\u200dmize\r\nx\u202e\u0007\ty')).toBe(
+      '\uFFFD/opti\uFFFDmize\nx\uFFFD\uFFFD\ty',
+    );
+  });
+
+  it('deleting its marks gives what sanitizing gives, comments aside (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        const marked = markInvisible(text.replaceAll(INVISIBLE_MARK, '').replaceAll('<', ''));
+        expect(marked.replaceAll(INVISIBLE_MARK, '')).toBe(
+          sanitizeUntrusted(text.replaceAll(INVISIBLE_MARK, '').replaceAll('<', '')),
+        );
+      }),
+    );
   });
 });
 
