@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseState } from '../src/chain/state.js';
 import { runCli } from '../src/cli/program.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '..', 'examples', 'keep-a-changelog');
@@ -80,13 +81,19 @@ const branch = 'skill-optimizer/keep-a-changelog';
 const log = git('log', '--format=%s', `main..${branch}`).trim().split('\n').reverse();
 console.log(`\nwork branch ${branch} (${log.length} commits):`);
 for (const line of log) console.log(`  ${line}`);
-const report = git('show', `${branch}:.skill-optimizer/keep-a-changelog/report.md`);
-const rates = [...report.matchAll(/^\| \d+ \| `[a-z-]+` \| ([\d.]+)% \|/gm)].map((m) =>
-  Number(m[1]),
+const state = parseState(
+  git('show', `${branch}:.skill-optimizer/keep-a-changelog/chain.yml`),
+  'chain.yml',
 );
-console.log(`\npass rate by bench: ${rates.map((r) => `${r}%`).join(' → ')}`);
+console.log('\nbenches:');
+for (const b of state.benches) {
+  const interval = b.pass_rate_interval ? ` [${b.pass_rate_interval.join('–')}]` : '';
+  console.log(
+    `  ${b.iteration}: ${b.pass_rate ?? '—'}%${interval} over ${b.graded} graded trials, held-out ${b.heldout_pass_rate ?? '—'}% — ${b.verdict ?? 'first measurement'}${b.kept ? '' : ' (discarded)'}`,
+  );
+}
 console.log(`report: git -C ${dir} show ${branch}:.skill-optimizer/keep-a-changelog/report.md`);
-if (rates.length < 2 || (rates.at(-1) as number) <= (rates[0] as number)) {
-  console.error('error: the pass rate did not rise from the first to the last bench');
+if (!state.benches.some((b) => b.verdict === 'improved' && b.kept)) {
+  console.error('error: no candidate was kept with the verdict improved');
   process.exit(1);
 }

@@ -129,11 +129,11 @@ describe('re-benching an unchanged skill', () => {
     const repo = makeRepo(sandbox.base);
     const script = writeScript(sandbox.base, demoRules());
     const done = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
-    expect(done.stdout).toContain('improvement accepted');
+    expect(done.stdout).toContain('verdict improved: candidate kept');
     const again = await cli(repo, 'rerun', '6', '--scripted', script);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/06 bench: [\d.]+% pass/);
-    expect(again.stdout).not.toContain('regression');
+    expect(again.stdout).not.toContain('verdict');
     expect(showRunFile(repo, '06-bench-summary.md')).toContain('accepted: null');
     expect(listRunFiles(repo, 'improved-skill')).toContain('improved-skill/SKILL.md');
     expect(showRunFile(repo, 'improved-skill/SKILL.md')).toContain('## Cutting a release');
@@ -149,7 +149,7 @@ describe('loops', () => {
     const first = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('06 bench: 100% pass');
-    expect(first.stdout).toContain('regression: previous skill kept');
+    expect(first.stdout).toContain('verdict inconclusive: kept skill stays');
     expect(first.stdout).toContain('run stopped: max_iterations (1) reached at 33.3%');
     let state = chainState(repo);
     expect(state.benches.map((b) => [b.pass_rate, b.accepted])).toEqual([
@@ -181,7 +181,12 @@ describe('loops', () => {
     expect(report).toContain('**Outcome:** converged');
     expect(report).toContain('## Why the loop stopped short');
     expect(report).toContain('The loop stopped before the pass rate reached its threshold.');
-    expect(report).toContain('| 2 | `improved-skill` | 100% |');
+    expect(report).toContain(
+      '| 2 | `improved-skill` | 3 | 0 | 100% [43.9–100] | — | 100% | 0% | inconclusive | no (discarded) |',
+    );
+    expect(report).toContain(
+      '- Bench 1: inconclusive — no held-out probes: visible probes alone never make an improvement',
+    );
   });
 
   it('stops at a step boundary with the report once the cost budget is spent', async () => {

@@ -70,6 +70,9 @@ const bench = (over: Partial<BenchPoint>): BenchPoint =>
     accepted: null,
     results_dir: '06-bench-results/a',
     graded: 15,
+    heldout_graded: 4,
+    pass_rate_interval: [19.8, 64.3],
+    heldout_interval: [15, 85],
     beats_baseline: true,
     ...over,
   });
@@ -96,6 +99,9 @@ function finished(over: Partial<ChainState> = {}): ChainState {
         accepted: true,
         verdict: 'improved',
         verdict_reason: 'held-out pass rate rose beyond noise',
+        pass_rate_interval: [69.9, 97.2],
+        heldout_interval: [43.9, 100],
+        heldout_graded: 3,
       }),
     ],
     weaknesses_addressed: ['release-steps-missing'],
@@ -174,14 +180,50 @@ describe('benchGain', () => {
       reason: 'the run has not finished',
     });
     expect(benchGain(finished({ benches: [] }))).toEqual({ reason: 'no bench ran' });
+    const noVerdict = 'no candidate was shown to improve the skill beyond noise (verdict improved)';
     const rejected = finished();
-    (rejected.benches[1] as BenchPoint).accepted = false;
-    expect(benchGain(rejected)).toEqual({ reason: 'no improvement was accepted by a bench' });
-    const flat = finished();
-    (flat.benches[1] as BenchPoint).pass_rate = 40;
-    expect(benchGain(flat)).toEqual({
-      reason: 'the accepted improvement did not raise the pass rate (40% → 40%)',
+    Object.assign(rejected.benches[1] as BenchPoint, {
+      accepted: false,
+      kept: false,
+      verdict: 'rejected',
     });
+    expect(benchGain(rejected)).toEqual({ reason: noVerdict });
+    // A higher rate that is not beyond noise is not an improvement, whatever the numbers say.
+    const inconclusive = finished();
+    Object.assign(inconclusive.benches[1] as BenchPoint, {
+      accepted: false,
+      kept: false,
+      verdict: 'inconclusive',
+    });
+    expect(benchGain(inconclusive)).toEqual({ reason: noVerdict });
+  });
+
+  it('publishes nothing when the kept skill does not beat no skill, unless a human chose to', () => {
+    const flat = finished();
+    Object.assign(flat.benches[1] as BenchPoint, {
+      beats_baseline: false,
+      non_discriminating: ['release/cut-patch-release'],
+    });
+    expect(benchGain(flat)).toEqual({
+      reason:
+        'the skill adds nothing measurable on these probes: it does not beat the no-skill baseline beyond noise (passing without the skill: release/cut-patch-release)',
+    });
+    const chosen = finished({
+      decisions: [
+        {
+          gate: 'baseline',
+          answer: 'publish-anyway',
+          by: 'octocat',
+          at: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    });
+    Object.assign(chosen.benches[1] as BenchPoint, { beats_baseline: false });
+    const gain = benchGain(chosen);
+    expect('reason' in gain ? gain.reason : gain.baselineOverride).toBe(
+      'octocat chose to publish although the skill does not beat the no-skill baseline beyond noise',
+    );
+    if (!('reason' in gain)) expect(renderBenchTable(gain)).toContain('**Note:** octocat chose');
   });
 
   it('counts a run stopped short of its goal when the improvement it kept gained', () => {
@@ -321,17 +363,20 @@ describe('planPublication', () => {
 });
 
 describe('the texts', () => {
-  it('renders the before/after table: overall, held-out, per-probe minimum, baseline', () => {
+  it('renders the before/after table: intervals, trial counts, minimum, errors, baseline, verdict', () => {
     const gain = benchGain(finished());
     if ('reason' in gain) throw new Error(gain.reason);
     expect(renderBenchTable(gain)).toBe(
       [
         '| bench | before (bench 0, `vendored-skill`) | after (bench 1, `improved-skill`) |',
         '| --- | --- | --- |',
-        '| pass rate | 40% | 90% |',
-        '| held-out probes | 50% | 100% |',
+        '| pass rate | 40% [19.8–64.3] (15 graded) | 90% [69.9–97.2] (15 graded) |',
+        '| held-out probes | 50% [15–85] (4 graded) | 100% [43.9–100] (3 graded) |',
         '| per-probe minimum | 0% | 67% |',
+        '| errored trials | 0 | 0 |',
         '| baseline (no skill) | 20% | 20% |',
+        '',
+        '**Verdict: improved** — held-out pass rate rose beyond noise',
       ].join('\n'),
     );
   });

@@ -185,7 +185,9 @@ describe('runValidate', () => {
 
     const next = outcome.update?.(state());
     expect(next?.revisions).toBe(0);
-    expect(next?.weaknesses_addressed).toEqual(['earlier-one', 'no-release-guidance']);
+    // Addressed only once a bench keeps the candidate: until then they are pending.
+    expect(next?.weaknesses_addressed).toEqual(['earlier-one']);
+    expect(next?.weaknesses_pending).toEqual(['no-release-guidance']);
     expect(next?.directives).toEqual({ analyze: ['keep me'] });
 
     await store.commit('09', outcome.changes);

@@ -250,11 +250,11 @@ describe('bench on the example suite with the scripted model', () => {
 
   it('compares two result sets', () => {
     expect(compared.code).toBe(0);
-    expect(compared.stdout).toMatch(/^## Before \/ after$/m);
+    expect(compared.stdout).toMatch(/^## Before \/ after \(kept skill → candidate\)$/m);
     expect(compared.stdout).toMatch(
       /^\| `claude-sonnet-4-6` \| `add-entry\/fixed-with-pr` \| no \| 66\.7% \(2\/3\) \| 66\.7% \(2\/3\) \|/m,
     );
-    expect(compared.stdout).toMatch(/\*\*Not accepted\*\*/);
+    expect(compared.stdout).toMatch(/\*\*Verdict: inconclusive\*\*/);
   });
 });
 

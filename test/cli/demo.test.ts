@@ -115,17 +115,30 @@ describe('npm run demo', () => {
     }
 
     const report = await git(dir, 'show', `${BRANCH}:${RUN_DIR}/report.md`);
-    const rates = [...report.matchAll(/^\| \d+ \| `[a-z-]+` \| ([\d.]+)% \|/gm)].map((m) =>
-      Number(m[1]),
+    // Every bench with its trial counts and intervals; the candidate's verdict with its confidence.
+    const rows = [
+      ...report.matchAll(
+        /^\| (\d+) \| `([a-z-]+)` \| (\d+) \| (\d+) \| ([\d.]+)% \[([\d.]+)–([\d.]+)\] \| ([\d.]+)% \[[\d.]+–[\d.]+\] \|.*\| (improved|—) \| yes \|$/gm,
+      ),
+    ].map((m) => ({
+      graded: Number(m[3]),
+      rate: Number(m[5]),
+      heldout: Number(m[8]),
+      verdict: m[9],
+    }));
+    expect(rows).toEqual([
+      { graded: 15, rate: expect.any(Number), heldout: 0, verdict: '—' },
+      { graded: 15, rate: expect.any(Number), heldout: 100, verdict: 'improved' },
+    ]);
+    expect(rows[1]?.rate).toBeGreaterThan(rows[0]?.rate as number);
+    expect(report).toContain('with the verdict *improved* at 95% confidence');
+    expect(report).toMatch(
+      /- Bench 1: improved — held-out pass rate rose beyond noise: 0\.0% \(0\/3\) → 100\.0% \(3\/3\)/,
     );
-    expect(rates).toHaveLength(2);
-    expect(rates[1]).toBeGreaterThan(rates[0] as number);
-    expect(report).toMatch(/```mermaid\nxychart-beta\n/);
+    expect(report).toMatch(/```mermaid\n%%\{init: .*\}%%\nxychart-beta\n/);
+    expect(report).toContain('Legend: **blue line**');
     expect(report).toContain('**Outcome:** pass rate');
-    const heldout = [...report.matchAll(/^\| \d+ \| `[a-z-]+` \| [\d.]+% \| ([\d.]+)% \|/gm)].map(
-      (m) => Number(m[1]),
-    );
-    expect(heldout).toEqual([0, 100]);
+    expect(report).toContain('None: no probe literal was found');
     const improved = await git(dir, 'show', `${BRANCH}:${RUN_DIR}/improved-skill/SKILL.md`);
     expect(improved).toContain('## Cutting a release');
     // a general rule: no probe's repository, version or date, and the tool found none

@@ -20,9 +20,11 @@ import { addUsage } from '../../model/usage.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { readTree } from '../../store/read-tree.js';
 import { trialReserver } from '../budget.js';
+import { type CandidateScan, scanCandidate } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import { currentSkillCopy, requireReport, writeReport } from '../inputs.js';
 import { type ChainDeps, type StepOutcome, StepRefusedError, type StepRun } from '../ports.js';
+import { describeFinding } from '../probe-literals.js';
 import { type BenchFrontmatter, benchFrontmatter, testsVerdictFrontmatter } from '../reports.js';
 import type { BenchPoint, ChainState } from '../state.js';
 
@@ -141,6 +143,14 @@ export async function runBenchStep(run: StepRun): Promise<StepOutcome> {
 
     const stop = stopReason(skipped, records, validity.reasons, retried);
     if (stop !== null) comparison = null;
+    // Before any acceptance: the candidate's reports and diff are scanned for probe literals.
+    const scan = candidate ? await scanCandidate(store) : { heldout: [], ductTape: [] };
+    const findings = [
+      ...scan.heldout.map((f) => `held-out: ${describeFinding(f)}`),
+      ...scan.ductTape.map((f) => `duct tape: ${describeFinding(f)}`),
+    ];
+    if (comparison !== null && findings.length > 0)
+      comparison = blockedByFindings(comparison, scan);
     const accepted = comparison === null ? null : comparison.accepted;
     const discarded = candidate && accepted !== true;
     if (discarded && last !== null) changes.push(...(await restoreSkill(store, last.commit)));
@@ -207,7 +217,11 @@ export async function runBenchStep(run: StepRun): Promise<StepOutcome> {
     return {
       changes,
       result: benchResultLine(point, stop),
-      update: (state) => charge(keepOrDiscard(state, point, discarded), [...records, ...keptExtra]),
+      update: (state) =>
+        charge(
+          { ...keepOrDiscard(state, point, discarded), findings: [...state.findings, ...findings] },
+          [...records, ...keptExtra],
+        ),
       ...(stop !== null ? { finish: { status: 'stopped' as const, reason: stop } } : {}),
     };
   } finally {
@@ -251,6 +265,21 @@ function keepOrDiscard(state: ChainState, point: BenchPoint, discarded: boolean)
     };
   }
   return base;
+}
+
+/** A candidate carrying probe literals is never an improvement, whatever its numbers say. */
+function blockedByFindings(c: Comparison, scan: CandidateScan): Comparison {
+  const reasons = [
+    ...(scan.heldout.length > 0
+      ? [
+          `blocked: ${scan.heldout.length} held-out probe literal(s) in the analysis, proposal or verdict`,
+        ]
+      : []),
+    ...(scan.ductTape.length > 0
+      ? [`blocked: the diff adds ${scan.ductTape.length} visible-probe literal(s) (duct tape)`]
+      : []),
+  ];
+  return { ...c, outcome: 'rejected', accepted: false, reasons: [...reasons, ...c.reasons] };
 }
 
 function stopReason(

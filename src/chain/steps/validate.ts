@@ -343,6 +343,29 @@ function blockedByHeldout(
   };
 }
 
+/**
+ * Duct tape is caught in code, not by the validator's word: an approval of a diff that adds
+ * literals of the visible probes becomes needs-revision, each literal a blocker the optimizer must
+ * replace with the general rule (held-out literals never get this far).
+ */
+export function overrideDuctTape(
+  out: ValidateOutput,
+  ductTape: readonly LiteralFinding[],
+): ValidateOutput {
+  if (out.verdict !== 'approve' || ductTape.length === 0) return out;
+  return {
+    verdict: 'needs-revision',
+    findings: [
+      ...ductTape.map((f) => ({
+        severity: 'blocker' as const,
+        finding: `The diff adds ${f.kind} \`${f.literal}\` from visible probe ${f.probe} (${f.where.file}:${f.where.line}): state the general rule instead of the probe's own values.`,
+      })),
+      ...out.findings,
+    ],
+    summary: `${out.summary} The tool overrode the approval: the diff carries ${ductTape.length} literal${ductTape.length === 1 ? '' : 's'} of the visible probes (duct tape).`,
+  };
+}
+
 /** Step 9 (fresh): judge 08's diff; on approve, apply it into improved-skill/ in the same commit. */
 export async function runValidate(run: StepRun): Promise<StepOutcome> {
   const { store } = run.deps;
@@ -352,7 +375,10 @@ export async function runValidate(run: StepRun): Promise<StepOutcome> {
     heldout_findings: heldout.map(describeFinding),
   };
   if (heldout.length > 0) return blockedByHeldout(run, frontmatter);
-  const out = await askValidation(run.deps.model, input, run.signal);
+  const out = overrideDuctTape(
+    await askValidation(run.deps.model, input, run.signal),
+    input.ductTape,
+  );
 
   let skillChanges: FileChange[] = [];
   let applied: string | null = null;
