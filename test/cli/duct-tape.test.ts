@@ -96,4 +96,30 @@ describe('a duct-tape candidate in the scripted chain', () => {
     expect(commitLabels(repo).slice(-2)).toEqual(['rerun analyze', '07 analyze failed']);
     expect(showRunFile(repo, '07-analysis.md')).toBe(before);
   });
+
+  it('overrides a validator that approves duct tape: needs-revision, one blocker per literal', async () => {
+    const repo = makeRepo(sandbox.base, { config: { max_revisions: 0 } });
+    const rules = smallDesign(demoRules(), PROBES);
+    const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as { diff: string };
+    const general =
+      "+   line above the previous release's compares that release's tag with the new one.";
+    proposal.diff = proposal.diff
+      .replace(general, `${general}\n+   For example \`${URL}\`.`)
+      .replace(/^@@ -41,4 \+41,(\d+) @@/m, (_m, n: string) => `@@ -41,4 +41,${Number(n) + 1} @@`);
+    // the demo's own validator rule approves whatever it is shown
+    const taped = writeScript(sandbox.base, [
+      withInput(ruleNamed(rules, 'improve'), proposal, 'improve with duct tape'),
+      ...rules,
+    ]);
+    const run = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', taped);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/09 validate: needs-revision \(1 blocker, 1 minor\)/);
+    const verdict = showRunFile(repo, '09-validator-verdict.md') ?? '';
+    expect(frontmatter(verdict).verdict).toBe('needs-revision');
+    expect(verdict).toContain(
+      `The diff adds url \`${URL}\` from visible probe release/cut-minor-release (SKILL.md:`,
+    );
+    expect(verdict).toContain('The tool overrode the approval');
+    expect(listRunFiles(repo, 'improved-skill')).toEqual([]);
+  });
 });
