@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { FileChange, RunStore } from '../store/port.js';
 import { normalizeRelativePath } from '../store/run-path.js';
-import { codeSpan } from '../text/escape-markdown.js';
+import { codeSpan, escapeMarkdown } from '../text/escape-markdown.js';
 import { RUN_FILES, STEPS } from './catalog.js';
 import { readReport } from './inputs.js';
 import { functionalityFrontmatter, submissionsFrontmatter } from './reports.js';
@@ -277,7 +277,7 @@ export function renderBenchTable(gain: BenchGain): string {
     `| errored trials | ${first.errored} | ${last.errored} |`,
     `| baseline (no skill) | ${pct(first.baseline_pass_rate)} | ${pct(last.baseline_pass_rate ?? first.baseline_pass_rate)} |`,
     '',
-    `**Verdict: ${last.verdict ?? '—'}** — ${last.verdict_reason ?? ''}`,
+    `**Verdict: ${last.verdict ?? '—'}** — ${escapeMarkdown(last.verdict_reason ?? '')}`,
     ...(gain.baselineOverride ? ['', `**Note:** ${gain.baselineOverride}.`] : []),
   ].join('\n');
 }

@@ -262,7 +262,7 @@ describe('the Action on a skill PR', () => {
       '| `keep-a-changelog` | #3 | gate (gate `upstream-intent`) |',
     );
     expect(summary).toContain('## Skill Optimizer');
-    expect(summary).toContain('#### Progression');
+    expect(summary).toContain('#### Benches');
 
     expect(wire.leaks).toEqual([]);
     const everything = git(world.origin, 'log', '-p', '--all');

@@ -9,6 +9,7 @@ import { parseState } from '../../src/chain/state.js';
 import { loadScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import { parseTrackerState } from '../../src/routing/tracker.js';
+import { escapeMarkdown } from '../../src/text/escape-markdown.js';
 import { example, user } from '../routing/webhook-examples.js';
 import { git, useGitSandbox } from '../store/git-fixture.js';
 import {
@@ -679,6 +680,9 @@ describe('autopilot: one job from the label to the published draft PR', () => {
     const [first, last] = state.benches;
     if (first === undefined || last === undefined) throw new Error('expected two benches');
     const pct = (v: number | null) => (v === null ? '—' : `${v}%`);
+    const withCi = (v: number | null, ci: [number, number] | null, n: number) =>
+      `${pct(v)}${ci ? ` [${ci[0]}–${ci[1]}]` : ''} (${n} graded)`;
+    expect(last.verdict).toBe('improved');
     const title = `keep-a-changelog: improve the skill (bench pass rate ${pct(first.pass_rate)} → ${pct(last.pass_rate)})`;
     expect(requests.last(JOB, 'POST', `${UP}/pulls`)).toEqual({
       head: `${FORK_OWNER}:${PUBLISH}`,
@@ -691,12 +695,15 @@ describe('autopilot: one job from the label to the published draft PR', () => {
         '',
         '| bench | before (bench 0, `vendored-skill`) | after (bench 1, `improved-skill`) |',
         '| --- | --- | --- |',
-        `| pass rate | ${pct(first.pass_rate)} | ${pct(last.pass_rate)} |`,
-        `| held-out probes | ${pct(first.heldout_pass_rate)} | ${pct(last.heldout_pass_rate)} |`,
+        `| pass rate | ${withCi(first.pass_rate, first.pass_rate_interval, first.graded)} | ${withCi(last.pass_rate, last.pass_rate_interval, last.graded)} |`,
+        `| held-out probes | ${withCi(first.heldout_pass_rate, first.heldout_interval, first.heldout_graded)} | ${withCi(last.heldout_pass_rate, last.heldout_interval, last.heldout_graded)} |`,
         `| per-probe minimum | ${pct(first.min_probe_pass_rate)} | ${pct(last.min_probe_pass_rate)} |`,
+        '| errored trials | 0 | 0 |',
         `| baseline (no skill) | ${pct(first.baseline_pass_rate)} | ${pct(last.baseline_pass_rate)} |`,
         '',
-        'Pass rates pool every graded trial; held-out probes were never shown to the model that wrote the revision; the baseline runs the same probes without the skill.',
+        `**Verdict: improved** — ${escapeMarkdown(last.verdict_reason ?? '')}`,
+        '',
+        'Pass rates pool every graded trial, with their two-sided intervals in brackets; errored trials are not in the rates. Held-out probes were never shown to the model that wrote the revision, and the tool scanned every analysis, proposal and verdict for their literals; the baseline runs the same probes without the skill.',
         '',
         '## Weaknesses addressed',
         '',

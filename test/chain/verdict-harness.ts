@@ -86,7 +86,9 @@ export function prescribedBench(
         records.push(record);
         request.onTrial?.(record);
       }
-      const dir = await createResultsDir(request.outRoot, new Date());
+      // One fixed time: every bench of a scenario names its results folder alike, as benches
+      // finishing within the same second do, and none may overwrite another's on the branch.
+      const dir = await createResultsDir(request.outRoot, new Date('2026-12-01T00:00:00Z'));
       await writeFile(
         join(dir, RESULTS_FILE),
         records.map((r) => `${JSON.stringify(r)}\n`).join(''),

@@ -135,7 +135,7 @@ export async function runBenchStep(run: StepRun): Promise<StepOutcome> {
     }
 
     const validity = benchValidity(records, { maxErrorRate: config.max_error_rate, minGraded });
-    const resultsDir = `${RUN_FILES.benchResults}/${basename(result.dir)}`;
+    const resultsDir = await freshResultsDir(store, basename(result.dir));
     await writeFile(join(result.dir, RESULTS_FILE), jsonl(sortRecords(records)));
     if (keptExtra.length > 0) await writeFile(join(result.dir, KEPT_EXTRA_FILE), jsonl(keptExtra));
     await rm(join(result.dir, 'summary.md'), { force: true });
@@ -405,6 +405,17 @@ function baselineText(b: BaselineComparison | null): string[] {
   }
   lines.push('');
   return lines;
+}
+
+/**
+ * `06-bench-results/<timestamp>` not yet used on the branch (`-2`, `-3`, ... when taken): two
+ * benches within one second must not overwrite the kept skill's results.
+ */
+async function freshResultsDir(store: RunStore, name: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const dir = `${RUN_FILES.benchResults}/${attempt === 1 ? name : `${name}-${attempt}`}`;
+    if ((await store.list(dir)).length === 0) return dir;
+  }
 }
 
 /** The last bench's commit (its tree holds the skill that was kept after it). */
