@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { scrubbedEnv } from './env.js';
 import { BWRAP_INSTALL_HINT, discoverHostLayout, type HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
-import { type ResolvedRunOptions, resolveRunOptions } from './options.js';
+import { type ResolvedRunOptions, resolveRunOptions, watchLimits } from './options.js';
 import { spawnLimited } from './spawn.js';
 import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
 
@@ -56,7 +56,11 @@ export class BubblewrapSandbox implements Sandbox {
     const env = scrubbedEnv({ home: run.cwd, nodeBinDir: this.layout.nodeBinDir, extra: run.env });
     return spawnLimited(
       this.layout.bwrapPath,
-      [...bwrapArgs(this.layout, run), ...withResourceLimits(argv, run)],
+      [
+        ...bwrapArgs(this.layout, run),
+        // Inside the user namespace RLIMIT_NPROC counts only this run's processes.
+        ...withResourceLimits(argv, run),
+      ],
       {
         cwd: run.cwd,
         env,
@@ -65,6 +69,7 @@ export class BubblewrapSandbox implements Sandbox {
         stdin: run.stdin,
         signal: run.signal,
         reapGroupOnExit: true,
+        watch: watchLimits(run),
       },
     );
   }

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { scrubbedEnv } from './env.js';
 import { withResourceLimits } from './limits.js';
-import { resolveRunOptions } from './options.js';
+import { resolveRunOptions, watchLimits } from './options.js';
 import { spawnLimited } from './spawn.js';
 import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
 
@@ -20,7 +20,9 @@ export class ProcessSandbox implements Sandbox {
   async run(argv: string[], opts: SandboxRunOptions): Promise<SandboxResult> {
     if (argv.length === 0) throw new Error('sandbox run needs a command');
     const run = await resolveRunOptions(opts);
-    const [file, ...args] = withResourceLimits(argv, run) as [string, ...string[]];
+    // No RLIMIT_NPROC here: it would count every process of this user; the watch caps the count.
+    const { maxProcesses: _, ...limits } = run;
+    const [file, ...args] = withResourceLimits(argv, limits) as [string, ...string[]];
     return spawnLimited(file, args, {
       cwd: run.cwd,
       env: scrubbedEnv({ home: run.cwd, nodeBinDir: dirname(this.nodePath), extra: run.env }),
@@ -29,6 +31,7 @@ export class ProcessSandbox implements Sandbox {
       stdin: run.stdin,
       signal: run.signal,
       reapGroupOnExit: true,
+      watch: watchLimits(run),
     });
   }
 
