@@ -3,7 +3,12 @@ import { delimiter, join, resolve } from 'node:path';
 import type { ModelGateway } from '../bench/gateway.js';
 import { startModelGateway } from '../bench/gateway.js';
 import { createMessagesRunner } from '../bench/runners/messages.js';
-import { createSandbox, type Sandbox } from '../bench/sandbox/index.js';
+import {
+  type BubblewrapProbe,
+  createSandbox,
+  type Sandbox,
+  type SandboxMode,
+} from '../bench/sandbox/index.js';
 import type { Runner, RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createModelClient, type ModelClient } from '../model/client.js';
@@ -40,7 +45,9 @@ export async function openModelAccess(opts: {
   env: NodeJS.ProcessEnv;
   scriptedPath: string | undefined;
   runner: RunnerName;
-  sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  sandboxMode: SandboxMode;
+  /** How bubblewrap is probed; the real probe when omitted (tests simulate a host without it). */
+  probeBubblewrap?: BubblewrapProbe;
   /** Absent: a suite or config asking for the `claude-code` runner is refused. */
   claudeCode?: ClaudeCodeRunnerFactory;
   /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
@@ -72,7 +79,12 @@ export async function openModelAccess(opts: {
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
     }
 
-    const sandbox = await createSandbox(opts.sandboxMode);
+    // A real key in this process, or anything on a GitHub runner (tokens in the environment).
+    const secretInReach = opts.scriptedPath === undefined || opts.env.GITHUB_ACTIONS === 'true';
+    const sandbox = await createSandbox(opts.sandboxMode, {
+      secretInReach,
+      ...(opts.probeBubblewrap ? { probe: opts.probeBubblewrap } : {}),
+    });
     const ledger = new CostLedger();
     const price = (model: string, usage: Usage) => costOf(model, usage);
     let runner: Runner;

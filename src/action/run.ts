@@ -3,16 +3,19 @@ import { tmpdir } from 'node:os';
 import * as core from '@actions/core';
 import { openChainAccess } from '../access/chain-access.js';
 import { openModelAccess } from '../access/model-access.js';
+import { type BubblewrapProbe, probeBubblewrap, type SandboxMode } from '../bench/sandbox/index.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
 import { actionsArtifacts } from './artifacts.js';
 import { readActionContext } from './context.js';
 import { actionGitHub } from './github-port.js';
+import { hostCommands } from './host-commands.js';
 import { readInputs } from './inputs.js';
 import type { ActionDeps, ActionOutcome, ArtifactPort } from './ports.js';
 import { githubPublisher, type PublisherOptions } from './publish.js';
 import { createGitRemote } from './remote.js';
 import { main } from './runner.js';
+import { ensureBubblewrap, type HostCommands } from './sandbox-preflight.js';
 import { actionUpstreamReader } from './upstream-source.js';
 
 /** Seams for the Action's own tests; a workflow cannot set these. */
@@ -22,6 +25,8 @@ export interface RunOptions {
   /** Waits while a new fork is being created. */
   publish?: PublisherOptions;
   now?: () => Date;
+  /** The sandbox preflight's host commands and bubblewrap probe. */
+  sandbox?: { host?: HostCommands; probe?: BubblewrapProbe };
 }
 
 const MISSING_KEY =
@@ -90,6 +95,24 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       : {}),
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
   };
+  // Before the first trial: make bubblewrap start here (once per job), unless the config asks for
+  // the weaker `process` mode.
+  const probe = options.sandbox?.probe ?? probeBubblewrap;
+  const injectedProbe = options.sandbox?.probe ? { probeBubblewrap: options.sandbox.probe } : {};
+  let preflight: Promise<void> | undefined;
+  const sandboxReady = (mode: SandboxMode): Promise<void> => {
+    if (mode === 'process') return Promise.resolve();
+    preflight ??= ensureBubblewrap({
+      host: options.sandbox?.host ?? hostCommands(process.env),
+      probe: async () => {
+        const probed = await probe();
+        return typeof probed === 'string' ? probed : null;
+      },
+      runnerEnvironment: process.env.RUNNER_ENVIRONMENT,
+      log: (line) => log.info(line),
+    });
+    return preflight;
+  };
   return {
     inputs,
     context,
@@ -101,11 +124,13 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     }),
     artifacts: options.artifacts ?? actionsArtifacts(),
     async openAccess(opts) {
+      await sandboxReady(opts.config.sandbox);
       const access = await openChainAccess({
         env: modelEnv,
         ...opts,
         scriptedPath: undefined,
-        sandboxMode: 'auto',
+        sandboxMode: opts.config.sandbox,
+        ...injectedProbe,
         missingKeyHint: MISSING_KEY,
         ...(options.now ? { now: options.now } : {}),
       });
@@ -114,14 +139,17 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       return { ...access, deps: { ...access.deps, upstream } };
     },
     publisher: githubPublisher(client, options.publish ?? {}),
-    openModel: (runner) =>
-      openModelAccess({
+    async openModel(runner, sandboxMode) {
+      await sandboxReady(sandboxMode);
+      return openModelAccess({
         env: modelEnv,
         scriptedPath: undefined,
         runner,
-        sandboxMode: 'auto',
+        sandboxMode,
+        ...injectedProbe,
         missingKeyHint: MISSING_KEY,
-      }),
+      });
+    },
     log,
     now: options.now ?? (() => new Date()),
   };

@@ -17,7 +17,7 @@ describe('process sandbox (fallback)', () => {
 
   beforeAll(async () => {
     secret = await holdParentSecret();
-    sandbox = await createSandbox('process');
+    sandbox = await createSandbox('process', { secretInReach: false });
   });
   afterAll(async () => {
     await secret.cleanup();
