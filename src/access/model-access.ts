@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ModelGateway } from '../bench/gateway.js';
 import { startModelGateway } from '../bench/gateway.js';
 import { createMessagesRunner } from '../bench/runners/messages.js';
+import type { AgentIsolation } from '../bench/sandbox/agent.js';
 import {
+  agentIsolationOf,
   type BubblewrapProbe,
   createSandbox,
   type Sandbox,
@@ -34,7 +35,10 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
  * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
  * the bundled Action has no agent binary and leaves it out.
  */
-export type ClaudeCodeRunnerFactory = (opts: { gateway: ModelGateway; bwrap?: string }) => Runner;
+export type ClaudeCodeRunnerFactory = (opts: {
+  gateway: ModelGateway;
+  isolation: AgentIsolation;
+}) => Runner;
 
 /**
  * Where an edge (CLI or Action) turns its environment into ports: the API key and base URL come
@@ -96,10 +100,7 @@ export async function openModelAccess(opts: {
       }
       const gateway = await startModelGateway({ upstreamBaseURL: baseURL, upstreamApiKey: apiKey });
       closers.push(() => gateway.close());
-      runner = opts.claudeCode({
-        gateway,
-        ...(sandbox.level === 'bubblewrap' ? { bwrap: findOnPath('bwrap', opts.env) } : {}),
-      });
+      runner = opts.claudeCode({ gateway, isolation: agentIsolationOf(sandbox) });
     } else {
       const client = createModelClient({ apiKey, baseURL, ledger });
       runner = createMessagesRunner({ model: client, sandbox });
@@ -111,13 +112,4 @@ export async function openModelAccess(opts: {
     await close();
     throw error;
   }
-}
-
-/** The absolute path of a program on PATH (the agent gets a minimal PATH of its own). */
-function findOnPath(program: string, env: NodeJS.ProcessEnv): string {
-  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const candidate = join(dir, program);
-    if (dir !== '' && existsSync(candidate)) return candidate;
-  }
-  return program;
 }

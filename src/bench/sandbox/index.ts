@@ -1,4 +1,5 @@
 import { SkillOptimizerError } from '../../errors.js';
+import type { AgentIsolation } from './agent.js';
 import { BubblewrapSandbox, probeBubblewrap } from './bubblewrap.js';
 import { SandboxUnavailableError } from './errors.js';
 import { ProcessSandbox } from './process.js';
@@ -61,4 +62,11 @@ export async function createSandbox(
     );
   }
   return new ProcessSandbox(probed);
+}
+
+/** How an agent program is sealed to match `sandbox`: the same bubblewrap layout, or a process. */
+export function agentIsolationOf(sandbox: Sandbox): AgentIsolation {
+  return sandbox instanceof BubblewrapSandbox
+    ? { level: 'bubblewrap', layout: sandbox.layout }
+    : { level: 'process' };
 }

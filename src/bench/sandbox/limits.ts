@@ -12,10 +12,17 @@
  */
 export function withResourceLimits(
   argv: string[],
-  limits: { memoryMb: number; timeoutMs: number; maxDiskMb: number; maxProcesses?: number },
+  limits: {
+    memoryMb: number;
+    timeoutMs: number;
+    maxDiskMb: number;
+    maxProcesses?: number;
+    /** CPU seconds; default one more than the wall-clock limit. */
+    cpuSeconds?: number;
+  },
 ): string[] {
   const memoryKb = Math.max(1, Math.floor(limits.memoryMb * 1024));
-  const cpuSeconds = Math.ceil(limits.timeoutMs / 1000) + 1;
+  const cpuSeconds = limits.cpuSeconds ?? Math.ceil(limits.timeoutMs / 1000) + 1;
   const fileBlocks = Math.max(1, Math.floor((limits.maxDiskMb * 1024 * 1024) / 512));
   const steps = [`ulimit -d ${memoryKb}`, `ulimit -t ${cpuSeconds}`, `ulimit -f ${fileBlocks}`];
   if (limits.maxProcesses !== undefined) {

@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../../src/bench/sandbox/index.js';
+import { sleepersOf } from './sleepers.js';
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -13,28 +14,6 @@ async function exists(path: string): Promise<boolean> {
       throw error;
     },
   );
-}
-
-/** Pids of live `sleep` processes whose working directory is `dir`. */
-async function sleepersOf(dir: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const [comm, cwd, stat] = await Promise.all([
-        readFile(`/proc/${name}/comm`, 'utf8'),
-        readlink(`/proc/${name}/cwd`),
-        readFile(`/proc/${name}/stat`, 'utf8'),
-      ]);
-      const zombie = stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-      if (comm.trim() === 'sleep' && cwd === dir && !zombie) found.push(Number(name));
-    } catch (error) {
-      // The process ended while being read, or is not ours to inspect.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (!['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes(code ?? '')) throw error;
-    }
-  }
-  return found;
 }
 
 /** Behaviour every isolation level must have: limits, caps, cleanup, plumbing. */
