@@ -83,8 +83,12 @@ export async function openModelAccess(opts: {
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
     }
 
-    // A real key in this process, or anything on a GitHub runner (tokens in the environment).
-    const secretInReach = opts.scriptedPath === undefined || opts.env.GITHUB_ACTIONS === 'true';
+    // A real key in this process (used, or merely set), or anything on a GitHub runner (tokens in
+    // the environment): a plain process could read them from /proc/<pid>/environ.
+    const secretInReach =
+      opts.scriptedPath === undefined ||
+      Boolean(opts.env.ANTHROPIC_API_KEY) ||
+      opts.env.GITHUB_ACTIONS === 'true';
     const sandbox = await createSandbox(opts.sandboxMode, {
       secretInReach,
       ...(opts.probeBubblewrap ? { probe: opts.probeBubblewrap } : {}),

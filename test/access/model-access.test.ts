@@ -40,6 +40,12 @@ describe('openModelAccess: the sandbox where a secret is in reach', () => {
     );
   });
 
+  it('the scripted model with a key still set: the key is in reach, so no fallback', async () => {
+    await expect(open({ ANTHROPIC_API_KEY: 'sk-ant-real' }, script)).rejects.toThrow(
+      /secret is in reach/,
+    );
+  });
+
   it('the scripted model locally: falls back with the reason', async () => {
     const access = await open({}, script);
     try {

@@ -6,10 +6,12 @@ import { spawnLimited } from './spawn.js';
 import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
 
 /**
- * Fallback isolation: a plain child process with a scrubbed environment, its own process group
- * (killed on timeout and on exit), resource limits and output caps. Weaker than bubblewrap: the
- * command shares the network and the filesystem, and can read other same-user processes'
- * /proc/<pid>/environ. `readOnlyBinds` are checked but need no mounting here.
+ * The weaker isolation, only on explicit request (or locally with no secret in reach): a plain
+ * child process with a scrubbed environment, its own process group, resource limits, output caps
+ * and the outside watch (process count, folder size; every descendant killed at exit, `setsid`
+ * ones included). Weaker than bubblewrap: the command shares the network and the filesystem, and
+ * can read other same-user processes' /proc/<pid>/environ. `readOnlyBinds` are checked but need
+ * no mounting here.
  */
 export class ProcessSandbox implements Sandbox {
   readonly level = 'process' as const;
