@@ -4,6 +4,7 @@ import { dirname, isAbsolute } from 'node:path';
 import { bwrapArgs } from './bubblewrap.js';
 import type { HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
+import { killGroup } from './spawn.js';
 import { TRIAL_MARKER_VAR, watchTrial } from './watch.js';
 
 /**
@@ -75,15 +76,6 @@ export interface AgentSpawnRequest {
   onLimit: (reason: string) => void;
   /** Killing what was left of the agent failed; the caller logs it. */
   onCleanupError: (error: unknown) => void;
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 /** argv of the launch: bwrap (sealed, forwarder first) or the limits wrapper alone. */

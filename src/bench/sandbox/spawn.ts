@@ -44,7 +44,8 @@ class CappedBuffer {
   }
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILLs the process group led by `pid`; a group already gone is fine. */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, 'SIGKILL');
