@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactPort } from '../../src/action/ports.js';
 import { type RunOptions, run } from '../../src/action/run.js';
 import { readResults } from '../../src/bench/results.js';
+import { probeBubblewrap } from '../../src/bench/sandbox/index.js';
 import { loadScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import { example } from '../routing/webhook-examples.js';
@@ -173,6 +174,45 @@ describe('bench-shard and bench-merge', () => {
         if (savedEnv === undefined) delete process.env.RUNNER_ENVIRONMENT;
         else process.env.RUNNER_ENVIRONMENT = savedEnv;
         process.exitCode = undefined;
+      }
+    });
+
+    it('on a GitHub-hosted runner, sets bubblewrap up through the host port before the trials', async () => {
+      const savedEnv = process.env.RUNNER_ENVIRONMENT;
+      process.env.RUNNER_ENVIRONMENT = 'github-hosted';
+      const ran: string[] = [];
+      let probes = 0;
+      const options: RunOptions = {
+        sandbox: {
+          host: {
+            async run(argv) {
+              ran.push(argv.join(' '));
+              if (argv[0] === 'sysctl') return { exitCode: 0, output: '1\n' };
+              return { exitCode: 0, output: '' };
+            },
+          },
+          // Restricted until the sysctl ran; the real probe after that.
+          probe: async () => {
+            probes += 1;
+            return ran.some((c) => c.startsWith('sudo -n sysctl -w'))
+              ? probeBubblewrap()
+              : 'bwrap cannot start a sandbox here (setting up uid map: Permission denied)';
+          },
+        },
+      };
+      try {
+        const shard = await job(common, new FakeArtifacts(store), { options });
+        expect(shard.outputs.status).toBe('done');
+        expect(ran).toEqual([
+          'bwrap --version',
+          'sysctl -n kernel.apparmor_restrict_unprivileged_userns',
+          'sudo -n sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+        ]);
+        expect(probes).toBe(3);
+        expect(shard.summary).toContain('- Isolation: bubblewrap');
+      } finally {
+        if (savedEnv === undefined) delete process.env.RUNNER_ENVIRONMENT;
+        else process.env.RUNNER_ENVIRONMENT = savedEnv;
       }
     });
 
