@@ -80,7 +80,7 @@ async function measure(concurrency: number, sandbox: Sandbox): Promise<Share> {
 export const cacheBenchmark: Benchmark = {
   name: NAME,
   async run(log) {
-    const sandbox = await createSandbox('auto');
+    const sandbox = await createSandbox('auto', { secretInReach: false });
     const serial = await measure(1, sandbox);
     const concurrent = await measure(4, sandbox);
     const t = serial.tokens;

@@ -217,7 +217,7 @@ export const chainParallelBenchmark: Benchmark = {
       const write = await compare(h, runWriteTests, okSmoke);
       await store.commit('bench: step 4', write.parallel.outcome.changes);
       const validate = await compare(h, runValidateTests, okSmoke);
-      const sandbox = await createSandbox('auto');
+      const sandbox = await createSandbox('auto', { secretInReach: false });
       const realSmoke: BenchPort = { ...okSmoke, smoke: (probe) => smokeCheck(sandbox, probe) };
       const validateReal = await compare(h, runValidateTests, realSmoke, 1, false);
       log(

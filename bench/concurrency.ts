@@ -83,7 +83,7 @@ export const concurrencyBenchmark: Benchmark = {
         concurrency: CONCURRENCY,
         models: ['claude-sonnet-4-6'],
       });
-      const sandbox = await createSandbox('auto');
+      const sandbox = await createSandbox('auto', { secretInReach: false });
       log(
         `  ${PROBES} probes x ${TRIALS} trials, ${TINY_CALLS_PER_TRIAL} model calls per trial at ${LATENCY_MS} ms, ` +
           `sandbox ${sandbox.level}, load average ${loadavg()[0]?.toFixed(2)}`,

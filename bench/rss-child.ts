@@ -28,7 +28,7 @@ const dir = await mkdtemp(join(tmpdir(), 'skill-optimizer-bench-rss-'));
 try {
   await writeTinySuite(dir, { probes, trials, concurrency, models: ['claude-sonnet-4-6'] });
   const suite = await loadSuite(join(dir, 'suite.yml'));
-  const sandbox = await createSandbox('auto');
+  const sandbox = await createSandbox('auto', { secretInReach: false });
   const startMaxRssKb = process.resourceUsage().maxRSS;
   const started = performance.now();
   const run = await runScriptedBench({

@@ -1,5 +1,6 @@
 import { smokeCheck } from '../bench/grader.js';
 import { runBench } from '../bench/run-bench.js';
+import type { BubblewrapProbe, Sandbox, SandboxMode } from '../bench/sandbox/index.js';
 import { loadSuite } from '../bench/suite.js';
 import { createChainModel } from '../chain/model.js';
 import type { BenchPort, DriverDeps } from '../chain/ports.js';
@@ -13,6 +14,8 @@ import { type ClaudeCodeRunnerFactory, openModelAccess } from './model-access.js
 
 export interface ChainAccess {
   deps: DriverDeps;
+  /** The isolation trials and graders get, for the edges to state first when it is weak. */
+  sandbox: Pick<Sandbox, 'level' | 'fallbackReason'>;
   close(): Promise<void>;
 }
 
@@ -27,7 +30,8 @@ export async function openChainAccess(opts: {
   repoRoot: string;
   config: Config;
   scriptedPath: string | undefined;
-  sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  sandboxMode: SandboxMode;
+  probeBubblewrap?: BubblewrapProbe;
   claudeCode?: ClaudeCodeRunnerFactory;
   missingKeyHint?: string;
   log: (line: string) => void;
@@ -39,6 +43,7 @@ export async function openChainAccess(opts: {
     scriptedPath: opts.scriptedPath,
     runner: config.runner,
     sandboxMode: opts.sandboxMode,
+    ...(opts.probeBubblewrap ? { probeBubblewrap: opts.probeBubblewrap } : {}),
     ...(opts.claudeCode ? { claudeCode: opts.claudeCode } : {}),
     ...(opts.missingKeyHint ? { missingKeyHint: opts.missingKeyHint } : {}),
   });
@@ -105,5 +110,5 @@ export async function openChainAccess(opts: {
     now: opts.now ?? (() => new Date()),
     log: opts.log,
   };
-  return { deps, close: () => access.close() };
+  return { deps, sandbox: access.sandbox, close: () => access.close() };
 }

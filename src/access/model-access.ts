@@ -1,9 +1,15 @@
-import { existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ModelGateway } from '../bench/gateway.js';
 import { startModelGateway } from '../bench/gateway.js';
 import { createMessagesRunner } from '../bench/runners/messages.js';
-import { createSandbox, type Sandbox } from '../bench/sandbox/index.js';
+import type { AgentIsolation } from '../bench/sandbox/agent.js';
+import {
+  agentIsolationOf,
+  type BubblewrapProbe,
+  createSandbox,
+  type Sandbox,
+  type SandboxMode,
+} from '../bench/sandbox/index.js';
 import type { Runner, RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createModelClient, type ModelClient } from '../model/client.js';
@@ -29,7 +35,10 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
  * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
  * the bundled Action has no agent binary and leaves it out.
  */
-export type ClaudeCodeRunnerFactory = (opts: { gateway: ModelGateway; bwrap?: string }) => Runner;
+export type ClaudeCodeRunnerFactory = (opts: {
+  gateway: ModelGateway;
+  isolation: AgentIsolation;
+}) => Runner;
 
 /**
  * Where an edge (CLI or Action) turns its environment into ports: the API key and base URL come
@@ -40,7 +49,9 @@ export async function openModelAccess(opts: {
   env: NodeJS.ProcessEnv;
   scriptedPath: string | undefined;
   runner: RunnerName;
-  sandboxMode: 'auto' | 'bubblewrap' | 'process';
+  sandboxMode: SandboxMode;
+  /** How bubblewrap is probed; the real probe when omitted (tests simulate a host without it). */
+  probeBubblewrap?: BubblewrapProbe;
   /** Absent: a suite or config asking for the `claude-code` runner is refused. */
   claudeCode?: ClaudeCodeRunnerFactory;
   /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
@@ -72,7 +83,16 @@ export async function openModelAccess(opts: {
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
     }
 
-    const sandbox = await createSandbox(opts.sandboxMode);
+    // A real key in this process (used, or merely set), or anything on a GitHub runner (tokens in
+    // the environment): a plain process could read them from /proc/<pid>/environ.
+    const secretInReach =
+      opts.scriptedPath === undefined ||
+      Boolean(opts.env.ANTHROPIC_API_KEY) ||
+      opts.env.GITHUB_ACTIONS === 'true';
+    const sandbox = await createSandbox(opts.sandboxMode, {
+      secretInReach,
+      ...(opts.probeBubblewrap ? { probe: opts.probeBubblewrap } : {}),
+    });
     const ledger = new CostLedger();
     const price = (model: string, usage: Usage) => costOf(model, usage);
     let runner: Runner;
@@ -84,10 +104,7 @@ export async function openModelAccess(opts: {
       }
       const gateway = await startModelGateway({ upstreamBaseURL: baseURL, upstreamApiKey: apiKey });
       closers.push(() => gateway.close());
-      runner = opts.claudeCode({
-        gateway,
-        ...(sandbox.level === 'bubblewrap' ? { bwrap: findOnPath('bwrap', opts.env) } : {}),
-      });
+      runner = opts.claudeCode({ gateway, isolation: agentIsolationOf(sandbox) });
     } else {
       const client = createModelClient({ apiKey, baseURL, ledger });
       runner = createMessagesRunner({ model: client, sandbox });
@@ -99,13 +116,4 @@ export async function openModelAccess(opts: {
     await close();
     throw error;
   }
-}
-
-/** The absolute path of a program on PATH (the agent gets a minimal PATH of its own). */
-function findOnPath(program: string, env: NodeJS.ProcessEnv): string {
-  for (const dir of (env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const candidate = join(dir, program);
-    if (dir !== '' && existsSync(candidate)) return candidate;
-  }
-  return program;
 }

@@ -2,8 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { mergeShardResults } from '../bench/merge.js';
 import { runBench } from '../bench/run-bench.js';
+import { weakIsolationNotice } from '../bench/sandbox/index.js';
 import { formatShard } from '../bench/shard.js';
 import { loadSuite } from '../bench/suite.js';
+import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
 import type { ActionDeps, ActionOutcome } from './ports.js';
 
@@ -16,7 +18,7 @@ export const BENCH_ARTIFACT_PREFIX = 'skill-optimizer-bench-';
 
 export class BenchMergeError extends SkillOptimizerError {}
 
-export async function benchShard(deps: ActionDeps): Promise<ActionOutcome> {
+export async function benchShard(deps: ActionDeps, config: Config): Promise<ActionOutcome> {
   const { inputs, context } = deps;
   const shard = inputs.shard;
   if (shard === null) throw new SkillOptimizerError('bench-shard needs the `shard` input (i/n)');
@@ -36,7 +38,9 @@ export async function benchShard(deps: ActionDeps): Promise<ActionOutcome> {
   const suite = await loadSuite(join(context.workspace, inputs.suite), {
     ...(inputs.skill === '' ? {} : { skillDir: join(context.workspace, inputs.skill) }),
   });
-  const access = await deps.openModel(suite.runner);
+  const access = await deps.openModel(suite.runner, config.sandbox);
+  const notice = weakIsolationNotice(access.sandbox);
+  if (notice !== null) deps.log.warning(notice);
   try {
     const result = await runBench(
       {
@@ -63,7 +67,7 @@ export async function benchShard(deps: ActionDeps): Promise<ActionOutcome> {
       gate: null,
       chainPr: null,
       costUsd: cost,
-      summary: `${message}\n\n${await readFile(result.summaryPath, 'utf8')}`,
+      summary: `${notice === null ? '' : `> ${notice}\n\n`}${message}\n\n${await readFile(result.summaryPath, 'utf8')}`,
       message,
     };
   } finally {

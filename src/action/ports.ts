@@ -1,5 +1,6 @@
 import type { ChainAccess } from '../access/chain-access.js';
 import type { ModelAccess } from '../access/model-access.js';
+import type { SandboxMode } from '../bench/sandbox/index.js';
 import type { RunnerName } from '../bench/types.js';
 import type { Permission } from '../config/access.js';
 import type { Config } from '../config/schema.js';
@@ -91,7 +92,7 @@ export interface ActionDeps {
   /** Opens the draft PR of a finished run's improvement (CHAIN.md §5 "Publishing"). */
   publisher: Publisher;
   /** Runner, sandbox and pricing for a bench shard. */
-  openModel: (runner: RunnerName) => Promise<ModelAccess>;
+  openModel: (runner: RunnerName, sandboxMode: SandboxMode) => Promise<ModelAccess>;
   log: ActionLog;
   now: () => Date;
   /**

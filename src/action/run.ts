@@ -3,17 +3,20 @@ import { tmpdir } from 'node:os';
 import * as core from '@actions/core';
 import { openChainAccess } from '../access/chain-access.js';
 import { openModelAccess } from '../access/model-access.js';
+import { type BubblewrapProbe, probeBubblewrap, type SandboxMode } from '../bench/sandbox/index.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
 import { redactSecrets, registerSecret } from '../text/redact.js';
 import { actionsArtifacts, redactingArtifacts } from './artifacts.js';
 import { readActionContext } from './context.js';
 import { actionGitHub } from './github-port.js';
+import { hostCommands } from './host-commands.js';
 import { readInputs } from './inputs.js';
 import type { ActionDeps, ActionOutcome, ArtifactPort } from './ports.js';
 import { githubPublisher, type PublisherOptions } from './publish.js';
 import { createGitRemote } from './remote.js';
 import { main } from './runner.js';
+import { ensureBubblewrap, type HostCommands } from './sandbox-preflight.js';
 import { actionUpstreamReader } from './upstream-source.js';
 
 /** Seams for the Action's own tests; a workflow cannot set these. */
@@ -25,6 +28,8 @@ export interface RunOptions {
   now?: () => Date;
   /** Whether the strong sandbox is verified on this runner; fork runs need it (default: no). */
   strongSandboxVerified?: () => Promise<boolean>;
+  /** The sandbox preflight's host commands and bubblewrap probe. */
+  sandbox?: { host?: HostCommands; probe?: BubblewrapProbe };
 }
 
 const MISSING_KEY =
@@ -100,6 +105,24 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       : {}),
     ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
   };
+  // Before the first trial: make bubblewrap start here (once per job), unless the config asks for
+  // the weaker `process` mode.
+  const probe = options.sandbox?.probe ?? probeBubblewrap;
+  const injectedProbe = options.sandbox?.probe ? { probeBubblewrap: options.sandbox.probe } : {};
+  let preflight: Promise<void> | undefined;
+  const sandboxReady = (mode: SandboxMode): Promise<void> => {
+    if (mode === 'process') return Promise.resolve();
+    preflight ??= ensureBubblewrap({
+      host: options.sandbox?.host ?? hostCommands(process.env),
+      probe: async () => {
+        const probed = await probe();
+        return typeof probed === 'string' ? probed : null;
+      },
+      runnerEnvironment: process.env.RUNNER_ENVIRONMENT,
+      log: (line) => log.info(line),
+    });
+    return preflight;
+  };
   return {
     inputs,
     context,
@@ -111,11 +134,13 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     }),
     artifacts: redactingArtifacts(options.artifacts ?? actionsArtifacts()),
     async openAccess(opts) {
+      await sandboxReady(opts.config.sandbox);
       const access = await openChainAccess({
         env: modelEnv,
         ...opts,
         scriptedPath: undefined,
-        sandboxMode: 'auto',
+        sandboxMode: opts.config.sandbox,
+        ...injectedProbe,
         missingKeyHint: MISSING_KEY,
         ...(options.now ? { now: options.now } : {}),
       });
@@ -124,17 +149,31 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       return { ...access, deps: { ...access.deps, upstream } };
     },
     publisher: githubPublisher(client, options.publish ?? {}),
-    openModel: (runner) =>
-      openModelAccess({
+    async openModel(runner, sandboxMode) {
+      await sandboxReady(sandboxMode);
+      return openModelAccess({
         env: modelEnv,
         scriptedPath: undefined,
         runner,
-        sandboxMode: 'auto',
+        sandboxMode,
+        ...injectedProbe,
         missingKeyHint: MISSING_KEY,
-      }),
+      });
+    },
     log,
     now: options.now ?? (() => new Date()),
-    // Fails closed: a fork's code runs only once a sandbox preflight has proven the sandbox.
-    strongSandboxVerified: options.strongSandboxVerified ?? (async () => false),
+    // Fails closed: a fork's code runs only once the sandbox preflight has proven bubblewrap.
+    strongSandboxVerified:
+      options.strongSandboxVerified ??
+      (async () => {
+        try {
+          await sandboxReady('bubblewrap');
+          return true;
+        } catch (error) {
+          if (!(error instanceof SkillOptimizerError)) throw error;
+          log.warning(`fork run refused: ${error.message}`);
+          return false;
+        }
+      }),
   };
 }

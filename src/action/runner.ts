@@ -15,7 +15,10 @@ import type { ActionDeps, ActionOutcome } from './ports.js';
 export async function main(deps: ActionDeps): Promise<ActionOutcome> {
   switch (deps.inputs.command) {
     case 'bench-shard':
-      return benchShard(deps);
+      return benchShard(
+        deps,
+        await loadActionConfig(deps.context.workspace, deps.inputs['config-path']),
+      );
     case 'bench-merge':
       return benchMerge(deps);
     default: {

@@ -1,3 +1,4 @@
+import { weakIsolationNotice } from '../bench/sandbox/index.js';
 import { hasAnswered } from '../chain/answered.js';
 import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
@@ -183,11 +184,18 @@ export async function withCheckRun(
   work: () => Promise<RunReport[]>,
 ): Promise<ActionOutcome> {
   const { github } = s.deps;
+  // On Actions `auto` never falls back, so only the config's explicit `process` is weak.
+  const notice =
+    s.config.sandbox === 'process'
+      ? weakIsolationNotice({ level: 'process', fallbackReason: null })
+      : null;
+  const lead = notice === null ? '' : `> ${notice}\n\n`;
+  if (notice !== null) s.deps.log.warning(notice);
   const checkId = await github.createCheckRun({
     headSha: pr.headSha,
     name: CHECK_NAME,
     title: 'Running',
-    summary: `Skill Optimizer is working on #${pr.number}.`,
+    summary: `${lead}Skill Optimizer is working on #${pr.number}.`,
   });
   let reports: RunReport[];
   try {
@@ -202,18 +210,19 @@ export async function withCheckRun(
     await github.completeCheckRun(checkId, {
       conclusion: 'failure',
       title: 'Failed',
-      summary: message,
+      summary: `${lead}${message}`,
     });
     return {
       status: 'failed',
       gate: null,
       chainPr: null,
       costUsd: null,
-      summary: `## Skill Optimizer failed\n\n${message}\n`,
+      summary: `${lead}## Skill Optimizer failed\n\n${message}\n`,
       message,
     };
   }
-  const outcome = summarise(reports);
+  const summarised = summarise(reports);
+  const outcome = { ...summarised, summary: `${lead}${summarised.summary}` };
   await github.completeCheckRun(checkId, {
     conclusion:
       outcome.status === 'done' ? 'success' : outcome.status === 'failed' ? 'failure' : 'neutral',

@@ -84,6 +84,12 @@ function header(input: SummaryInput, records: readonly TrialRecord[]): string[] 
   const lines = [
     `# ${inlineText(input.title)}`,
     '',
+    ...(levels.includes('process')
+      ? [
+          '> **Warning: weaker isolation.** Trials and graders ran as plain processes, not in bubblewrap: they could reach the network and read files and same-user processes outside the trial folder.',
+          '',
+        ]
+      : []),
     `- Runner: ${runner === undefined ? 'unknown' : code(runner, false)}`,
     `- Models: ${models.map((m) => code(m, false)).join(', ') || 'none'}`,
     isolationLine(levels),

@@ -5,6 +5,7 @@ import { mergeShardResults } from '../bench/merge.js';
 import { readResults } from '../bench/results.js';
 import { runBench } from '../bench/run-bench.js';
 import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
+import { parseSandboxMode, weakIsolationNotice } from '../bench/sandbox/index.js';
 import { parseShard } from '../bench/shard.js';
 import { loadSuite } from '../bench/suite.js';
 import { renderComparison } from '../bench/summary.js';
@@ -25,7 +26,6 @@ export interface BenchCliOptions {
 }
 
 const RUNNERS: RunnerName[] = ['messages', 'claude-code'];
-const SANDBOX_MODES = ['auto', 'bubblewrap', 'process'] as const;
 
 export async function benchCommand(
   suitePath: string,
@@ -37,11 +37,7 @@ export async function benchCommand(
       `--runner must be one of ${RUNNERS.join(', ')} (got '${opts.runner}')`,
     );
   }
-  if (!SANDBOX_MODES.includes(opts.sandbox as (typeof SANDBOX_MODES)[number])) {
-    throw new SkillOptimizerError(
-      `--sandbox must be one of ${SANDBOX_MODES.join(', ')} (got '${opts.sandbox}')`,
-    );
-  }
+  const sandboxMode = parseSandboxMode(opts.sandbox, '--sandbox');
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const suite = await loadSuite(resolve(suitePath), {
     ...(opts.models ? { models: opts.models } : {}),
@@ -54,16 +50,13 @@ export async function benchCommand(
     env: io.env,
     scriptedPath: opts.scripted,
     runner: suite.runner,
-    sandboxMode: opts.sandbox as (typeof SANDBOX_MODES)[number],
+    sandboxMode,
     claudeCode: createClaudeCodeRunner,
   });
   const progress = progressPrinter(io);
   try {
-    if (access.sandbox.level === 'process') {
-      io.stderr.write(
-        `warning: bubblewrap is not available (${access.sandbox.fallbackReason ?? 'not requested'}); commands and graders run with the weaker 'process' isolation\n`,
-      );
-    }
+    const notice = weakIsolationNotice(access.sandbox);
+    if (notice !== null) io.stderr.write(`${notice}\n`);
     const result = await runBench(
       {
         suite,

@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { openChainAccess } from '../access/chain-access.js';
+import { type ChainAccess, openChainAccess } from '../access/chain-access.js';
 import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
+import { parseSandboxMode, type SandboxMode, weakIsolationNotice } from '../bench/sandbox/index.js';
 import { parseStepRef, STEP_IDS, STEPS } from '../chain/catalog.js';
 import { advance, answerGate, type DriverResult, loadState, stopRun } from '../chain/driver.js';
 import { STEP_INPUTS } from '../chain/next.js';
@@ -25,11 +26,10 @@ export interface ChainCliOptions {
   autopilot?: boolean;
   intent?: string;
   scripted?: string;
-  sandbox: string;
+  /** Overrides the config's `sandbox`. */
+  sandbox?: string;
   preset?: string;
 }
-
-type SandboxMode = 'auto' | 'bubblewrap' | 'process';
 
 /** `skill-optimizer run <skill-dir>`: start or resume, advance to the next gate or the end. */
 export async function runCommand(
@@ -39,6 +39,7 @@ export async function runCommand(
 ): Promise<number> {
   const root = await repoRoot(io.cwd);
   const config = withPreset(await loadConfig(root), opts.preset);
+  sandboxModeOf(opts, config);
   const actor = await whoAmI(root, io);
   const opened = await openRun({
     cwd: io.cwd,
@@ -199,7 +200,7 @@ async function openAccessIfPossible(
   opts: ChainCliOptions,
 ): Promise<{ deps: DriverDeps; close(): Promise<void> }> {
   if (modelConfigured(opts, io)) {
-    return openChainAccess(accessOptions(io, store, root, config, opts));
+    return openAccessLoud(io, store, root, config, opts);
   }
   const unavailable = async (): Promise<never> => {
     throw new ModelUnavailableError(
@@ -250,7 +251,7 @@ async function drive(
   io: CliIO,
   actor: string,
 ): Promise<number> {
-  const access = await openChainAccess(accessOptions(io, store, root, config, opts));
+  const access = await openAccessLoud(io, store, root, config, opts);
   let result: DriverResult;
   try {
     result = await advance(access.deps, {
@@ -317,12 +318,13 @@ interface RunContext {
 
 /** Opens the existing run named by --skill, or the only run in the repository. */
 async function withRun(
-  opts: { skill?: string; preset?: string },
+  opts: { skill?: string; preset?: string; sandbox?: string },
   io: CliIO,
   body: (ctx: RunContext) => Promise<number>,
 ): Promise<number> {
   const root = await repoRoot(io.cwd);
   const config = withPreset(await loadConfig(root), opts.preset);
+  sandboxModeOf(opts, config);
   const { slug, skillPath } = await findRun(root, config.run_dir, opts.skill, io.cwd);
   const store = await openLocalRun({ repoDir: root, slug, runRoot: config.run_dir });
   try {
@@ -406,6 +408,25 @@ async function whoAmI(root: string, io: CliIO): Promise<string> {
   return name.stdout.trim() || io.env.USER || userInfo().username || 'local user';
 }
 
+/** The flag when given (checked), else the config's `sandbox`. */
+function sandboxModeOf(opts: { sandbox?: string }, config: Config): SandboxMode {
+  return opts.sandbox === undefined ? config.sandbox : parseSandboxMode(opts.sandbox, '--sandbox');
+}
+
+/** Opens the model and the sandbox, and says first when trials get the weaker isolation. */
+async function openAccessLoud(
+  io: CliIO,
+  store: LocalRunStore,
+  root: string,
+  config: Config,
+  opts: ChainCliOptions,
+): Promise<ChainAccess> {
+  const access = await openChainAccess(accessOptions(io, store, root, config, opts));
+  const notice = weakIsolationNotice(access.sandbox);
+  if (notice !== null) io.stderr.write(`${notice}\n`);
+  return access;
+}
+
 function accessOptions(
   io: CliIO,
   store: LocalRunStore,
@@ -419,7 +440,7 @@ function accessOptions(
     repoRoot: root,
     config,
     scriptedPath: opts.scripted,
-    sandboxMode: opts.sandbox as SandboxMode,
+    sandboxMode: sandboxModeOf(opts, config),
     claudeCode: createClaudeCodeRunner,
     log: (line: string) => io.stderr.write(`${line}\n`),
   };

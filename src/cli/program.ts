@@ -78,7 +78,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     cmd
       .option('--skill <dir>', 'the skill whose run to act on (default: the only run)')
       .option('--scripted <script>', 'answer model calls from a local scripted server')
-      .option('--sandbox <mode>', 'auto | bubblewrap | process', 'auto')
+      .option('--sandbox <mode>', 'auto | bubblewrap | process (overrides the config)')
       .option('--preset <name>', 'quick | standard | thorough (overrides the config)');
 
   chainOptions(

@@ -88,6 +88,12 @@ export const configSchema = z
       .enum(['messages', 'claude-code'])
       .default('messages')
       .describe('How trials run: a Messages API tool loop, or Claude Code in a sandbox.'),
+    sandbox: z
+      .enum(['auto', 'bubblewrap', 'process'])
+      .default('auto')
+      .describe(
+        "Isolation of trials and graders: bubblewrap, or 'process' (plain processes, weaker; only on this explicit request). 'auto' uses bubblewrap and fails when it cannot start while a secret is in reach.",
+      ),
     trials: z.int().min(1).max(100).default(3).describe('Trials per probe and model.'),
     concurrency: z.int().min(1).max(64).default(4).describe('Trials running at the same time.'),
     preset: z

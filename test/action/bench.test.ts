@@ -1,11 +1,12 @@
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactPort } from '../../src/action/ports.js';
-import { run } from '../../src/action/run.js';
+import { type RunOptions, run } from '../../src/action/run.js';
 import { readResults } from '../../src/bench/results.js';
+import { probeBubblewrap } from '../../src/bench/sandbox/index.js';
 import { loadScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import { example } from '../routing/webhook-examples.js';
@@ -69,8 +70,15 @@ afterAll(async () => {
   await rm(store, { recursive: true, force: true });
 });
 
-async function job(inputs: Record<string, string>, artifacts: ArtifactPort) {
+async function job(
+  inputs: Record<string, string>,
+  artifacts: ArtifactPort,
+  extra: { configLines?: string; options?: RunOptions } = {},
+) {
   const workspace = checkout(world);
+  if (extra.configLines !== undefined) {
+    appendFileSync(join(workspace, '.github', 'skill-optimizer.yml'), extra.configLines);
+  }
   cpSync(join(EXAMPLE, 'skill'), join(workspace, 'bench', 'skill'), { recursive: true });
   cpSync(join(EXAMPLE, 'tests'), join(workspace, 'bench', 'tests'), { recursive: true });
   const env = jobEnv({
@@ -80,7 +88,11 @@ async function job(inputs: Record<string, string>, artifacts: ArtifactPort) {
     inputs,
   });
   try {
-    const outcome = await run({ artifacts, github: { retry: false, throttle: false } });
+    const outcome = await run({
+      artifacts,
+      github: { retry: false, throttle: false },
+      ...extra.options,
+    });
     return {
       outcome,
       outputs: readOutputs(env.files.output),
@@ -135,5 +147,85 @@ describe('bench-shard and bench-merge', () => {
       'no bench shard artifacts (skill-optimizer-bench-<i>) in this workflow run',
     );
     process.exitCode = undefined;
+  });
+
+  describe('the sandbox of a shard', () => {
+    const common = {
+      'github-token': TOKEN,
+      'anthropic-api-key': API_KEY,
+      suite: 'bench/tests/suite.yml',
+      command: 'bench-shard',
+      shard: '1/10',
+    };
+
+    it('fails the job, naming the fix, when bubblewrap cannot start on a self-hosted runner', async () => {
+      const savedEnv = process.env.RUNNER_ENVIRONMENT;
+      process.env.RUNNER_ENVIRONMENT = 'self-hosted';
+      const artifacts = new FakeArtifacts(store);
+      try {
+        const shard = await job(common, artifacts, {
+          options: { sandbox: { probe: async () => 'bwrap not found in /usr/bin/bwrap' } },
+        });
+        expect(shard.outputs.status).toBe('failed');
+        expect(shard.summary).toContain('bubblewrap cannot start on this runner');
+        expect(shard.summary).toContain('set `sandbox: process`');
+        expect(artifacts.stored).toEqual([]);
+      } finally {
+        if (savedEnv === undefined) delete process.env.RUNNER_ENVIRONMENT;
+        else process.env.RUNNER_ENVIRONMENT = savedEnv;
+        process.exitCode = undefined;
+      }
+    });
+
+    it('on a GitHub-hosted runner, sets bubblewrap up through the host port before the trials', async () => {
+      const savedEnv = process.env.RUNNER_ENVIRONMENT;
+      process.env.RUNNER_ENVIRONMENT = 'github-hosted';
+      const ran: string[] = [];
+      let probes = 0;
+      const options: RunOptions = {
+        sandbox: {
+          host: {
+            async run(argv) {
+              ran.push(argv.join(' '));
+              if (argv[0] === 'sysctl') return { exitCode: 0, output: '1\n' };
+              return { exitCode: 0, output: '' };
+            },
+          },
+          // Restricted until the sysctl ran; the real probe after that.
+          probe: async () => {
+            probes += 1;
+            return ran.some((c) => c.startsWith('sudo -n sysctl -w'))
+              ? probeBubblewrap()
+              : 'bwrap cannot start a sandbox here (setting up uid map: Permission denied)';
+          },
+        },
+      };
+      try {
+        const shard = await job(common, new FakeArtifacts(store), { options });
+        expect(shard.outputs.status).toBe('done');
+        expect(ran).toEqual([
+          'bwrap --version',
+          'sysctl -n kernel.apparmor_restrict_unprivileged_userns',
+          'sudo -n sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+        ]);
+        expect(probes).toBe(3);
+        expect(shard.summary).toContain('- Isolation: bubblewrap');
+      } finally {
+        if (savedEnv === undefined) delete process.env.RUNNER_ENVIRONMENT;
+        else process.env.RUNNER_ENVIRONMENT = savedEnv;
+      }
+    });
+
+    it('runs in process mode only when the config says so, and says so first', async () => {
+      const shard = await job(common, new FakeArtifacts(store), {
+        configLines: 'sandbox: process\n',
+        options: { sandbox: { probe: async () => 'bwrap not found in /usr/bin/bwrap' } },
+      });
+      expect(shard.outputs.status).toBe('done');
+      expect(shard.summary.split('\n')[0]).toMatch(
+        /^> Warning: weaker isolation\. .*`process` sandbox mode was chosen explicitly/,
+      );
+      expect(shard.summary).toContain('- Isolation: **process');
+    });
   });
 });

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/action/run.js';
@@ -43,8 +44,9 @@ function labeled() {
   return payload;
 }
 
-async function runJob(payload: unknown, inputs: Record<string, string>) {
+async function runJob(payload: unknown, inputs: Record<string, string>, configLines = '') {
   const workspace = checkout(world);
+  appendFileSync(join(workspace, '.github', 'skill-optimizer.yml'), configLines);
   const env = jobEnv({ workspace, eventName: 'pull_request', payload, inputs });
   const printed: string[] = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -123,6 +125,41 @@ describe('the Action at its edges', () => {
     expect(summary).toContain(fix);
     expect(printed).toContain('::error::could not open a pull request in Codertocat/Hello-World');
     expect(wire.leaks).toEqual([]);
+  });
+
+  it('with `sandbox: process` in the config, the check run and the summary say so first', async () => {
+    const wire = new Wire();
+    const scope = api();
+    permission(scope);
+    scope
+      .get(`${repoPath}/pulls/${SKILL_PR}`)
+      .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }));
+    scope
+      .get(`${repoPath}/pulls/${SKILL_PR}/files`)
+      .query({ per_page: 100 })
+      .reply(200, [{ filename: 'skills/keep-a-changelog/SKILL.md' }]);
+    scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 6 });
+    scope.get(`${repoPath}/pulls`).query(true).reply(200, []);
+    scope.post(`${repoPath}/pulls`, wire.check('pr-create')).reply(403, {
+      message: 'GitHub Actions is not permitted to create or approve pull requests.',
+    });
+    scope.patch(`${repoPath}/check-runs/6`, wire.check('check-done')).reply(200, { id: 6 });
+
+    const { summary, printed } = await runJob(
+      labeled(),
+      { 'github-token': TOKEN, 'anthropic-api-key': API_KEY },
+      'sandbox: process\n',
+    );
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    const first = (text: string) => text.split('\n')[0];
+    const warning = /^> Warning: weaker isolation\. Trials and graders run as plain processes/;
+    const created = wire.last('check-create') as { output: { summary: string } };
+    const done = wire.last('check-done') as { output: { summary: string } };
+    expect(first(created.output.summary)).toMatch(warning);
+    expect(first(done.output.summary)).toMatch(warning);
+    expect(first(summary)).toMatch(warning);
+    expect(printed).toContain('::warning::Warning: weaker isolation.');
   });
 
   it('ignores events that are not for it (an unrelated label) without calling GitHub', async () => {

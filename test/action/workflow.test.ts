@@ -96,6 +96,21 @@ describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
     for (const run of runs) expect(run).not.toMatch(/\$\{\{/);
   });
 
+  it('enables bubblewrap before the Action in every job that runs trials', () => {
+    for (const name of ['chain', 'bench']) {
+      const jobSteps = workflow.jobs[name].steps as Array<{ run?: string; uses?: string }>;
+      const enable = jobSteps.findIndex((s) => s.run?.includes('bwrap'));
+      const action = jobSteps.findIndex((s) => s.uses?.startsWith('your-org/skill-optimizer@'));
+      expect(enable, name).toBeGreaterThanOrEqual(0);
+      expect(enable, name).toBeLessThan(action);
+      const script = jobSteps[enable]?.run ?? '';
+      expect(script).toContain('apt-get install -y -qq --no-install-recommends bubblewrap');
+      expect(script).toContain('sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0');
+      // The step fails the job when a sandbox still cannot start.
+      expect(script).toMatch(/^bwrap --unshare-all .* true$/m);
+    }
+  });
+
   it('benches in a shard matrix and merges the shards', () => {
     const bench = workflow.jobs.bench;
     expect(bench.if).toContain("inputs.suite != ''");

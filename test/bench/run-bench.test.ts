@@ -30,7 +30,7 @@ beforeAll(async () => {
   server = await startScriptedServer({
     script: await loadScript(path.join(FIXTURE, 'script.yml')),
   });
-  sandbox = await createSandbox('auto');
+  sandbox = await createSandbox('auto', { secretInReach: false });
   // Two attempts with millisecond waits: a 529 storm outlasts the client quickly.
   const client = createModelClient({
     apiKey: 'test-key',

@@ -101,6 +101,19 @@ describe('renderSummary', () => {
     expect(explicit).toContain('- Runner: `claude-code`');
   });
 
+  it('puts the weaker-isolation warning right under the title, and only then', () => {
+    const weak = renderSummary({ title: 't', records, isolation: 'process' });
+    expect(weak.split('\n').slice(0, 3)).toEqual([
+      '# t',
+      '',
+      expect.stringMatching(
+        /^> \*\*Warning: weaker isolation\.\*\* Trials and graders ran as plain processes/,
+      ),
+    ]);
+    const strong = renderSummary({ title: 't', records, isolation: 'bubblewrap' });
+    expect(strong).not.toContain('Warning');
+  });
+
   it('names excluded probes and the shard', () => {
     const out = renderSummary({
       title: 't',

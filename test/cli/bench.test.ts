@@ -285,6 +285,11 @@ describe('bench settings a user got wrong', () => {
       args: ['--runner', 'nope'],
       message: /^error: --runner must be one of messages, claude-code \(got 'nope'\)/,
     },
+    {
+      name: 'an unknown sandbox mode',
+      args: ['--sandbox', 'bogus'],
+      message: /^error: --sandbox must be one of auto, bubblewrap, process \(got 'bogus'\)/,
+    },
   ])('exits 1 with a clear message for $name', async ({ args, message }) => {
     const run = await inProcess([
       'bench',

@@ -352,6 +352,26 @@ describe('bad input', () => {
     expect(git(repo, 'branch', '--list', 'skill-optimizer/*')).toBe('');
   });
 
+  it('says first on the terminal when the config asks for the weaker process sandbox', async () => {
+    const repo = makeRepo(sandbox.base, { config: { sandbox: 'process' } });
+    const run = await cli(repo, 'run', SKILL, '--scripted', writeScript(sandbox.base, demoRules()));
+    expect(run.code).toBe(0);
+    expect(run.stderr.split('\n')[0]).toMatch(
+      /^Warning: weaker isolation\. Trials and graders run as plain processes because the `process` sandbox mode was chosen explicitly/,
+    );
+    expect(run.stdout.split('\n')[0]).toMatch(/^started run 'keep-a-changelog'/);
+  });
+
+  it('refuses an unknown --sandbox before starting anything', async () => {
+    const repo = makeRepo(sandbox.base);
+    const run = await cli(repo, 'run', SKILL, '--sandbox', 'bogus');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^error: --sandbox must be one of auto, bubblewrap, process \(got 'bogus'\)/,
+    );
+    expect(git(repo, 'branch', '--list', 'skill-optimizer/*')).toBe('');
+  });
+
   it('refuses a second run of a skill while one holds the lock', async () => {
     const repo = makeRepo(sandbox.base);
     const first = await openRun({

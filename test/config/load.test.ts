@@ -34,6 +34,7 @@ describe('parseConfig', () => {
         '  optimizer: claude-opus-4-5',
         '  bench: [claude-haiku-4-5, claude-sonnet-4-6]',
         'runner: claude-code',
+        'sandbox: process',
         'trials: 5',
         'concurrency: 2',
         'preset: thorough',
@@ -53,6 +54,7 @@ describe('parseConfig', () => {
       labels: { run: 'optimize', autopilot: 'optimize-auto' },
       models: { executor: 'claude-haiku-4-5', bench: ['claude-haiku-4-5', 'claude-sonnet-4-6'] },
       runner: 'claude-code',
+      sandbox: 'process',
       trials: 5,
       concurrency: 2,
       preset: 'thorough',
@@ -111,6 +113,7 @@ describe('parseConfig', () => {
     ['budget_usd: 0', '1:13: budget_usd: must be more than 0'],
     ['max_iterations: 0', '1:17: max_iterations: must be at least 1'],
     ['runner: docker', '1:9: runner: expected one of messages, claude-code'],
+    ['sandbox: bogus', '1:10: sandbox: expected one of auto, bubblewrap, process'],
     [
       'upstream:\n  submit: "yes"',
       '2:11: upstream.submit: expected true or false, got the string "yes"',

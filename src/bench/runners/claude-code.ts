@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, realpath, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -11,12 +10,24 @@ import {
   type SpawnOptions,
 } from '@anthropic-ai/claude-agent-sdk';
 import type { ModelGateway } from '../gateway.js';
+import {
+  AGENT_GATEWAY_PORT,
+  type AgentIsolation,
+  type AgentLimits,
+  spawnAgent,
+} from '../sandbox/agent.js';
+import {
+  bridgeUnixToLoopback,
+  type LoopbackBridge,
+  loopbackTarget,
+} from '../sandbox/loopback-bridge.js';
 import type { Runner, RunnerInput, RunnerOutput, StopReason, TranscriptMessage } from '../types.js';
 
 /**
  * The `claude-code` runner (CHAIN.md §6.1): the real Claude Code agent through its SDK, the skill
  * installed under `.claude/skills/`, talking to the model only through the loopback gateway with a
- * per-trial dummy key, so the agent process never holds the real API key (§6.2).
+ * per-trial dummy key, so the agent process never holds the real API key (§6.2). The agent runs
+ * sealed like every sandboxed command (docs/security-sandbox.md).
  */
 
 export interface ClaudeCodeRunnerDeps {
@@ -29,16 +40,20 @@ export interface ClaudeCodeRunnerDeps {
   /** Where private per-trial HOME folders are made; the OS temp dir when omitted. */
   tempRoot?: string;
   /**
-   * Path of `bwrap`: when set, the agent runs in bubblewrap with its own PID namespace (it cannot
-   * read other processes' `/proc/<pid>/environ`, the parent's included) and a read-only view of
-   * the host except its workspace and private HOME. The network stays shared: the gateway is on
-   * loopback.
+   * How the agent is isolated. `bubblewrap`: it sees only the system dirs, node, its own program
+   * dir, the workspace and its private HOME; no other process (its PID namespace is private); no
+   * network but the model gateway, reached through a Unix socket bound into the sandbox.
+   * `process`: a plain process group with the limits. Both get the limits and die whole.
    */
-  bwrap?: string;
+  isolation: AgentIsolation;
+  /** Overrides of the default limits (memory, workspace size, process count). */
+  limits?: Partial<Omit<AgentLimits, 'timeoutMs'>>;
 }
 
 /** What a SKILL.md `name` may be to be used as a folder name. */
 const SAFE_SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** The agent's default limits: Claude Code is one large multi-threaded program. */
+const AGENT_LIMITS = { memoryMb: 4096, maxDiskMb: 100, maxProcesses: 256 };
 const STDERR_LINES_KEPT = 20;
 
 export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
@@ -68,14 +83,29 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         abort.abort();
       }, probe.limits.timeout_s * 1000);
       let home: string | undefined;
+      let gatewayDir: string | undefined;
+      let bridge: LoopbackBridge | undefined;
       let uninstall: (() => Promise<void>) | undefined;
       let thrown: unknown;
+      let limitHit: string | null = null;
+      const sealed = deps.isolation.level === 'bubblewrap';
 
       try {
         if (input.signal.aborted) abort.abort();
-        home = await mkdtemp(path.join(tempRoot, 'skill-optimizer-cc-'));
+        home = await realpath(await mkdtemp(path.join(tempRoot, 'skill-optimizer-cc-')));
+        const agentHome = home;
         const scratch = path.join(home, 'tmp');
         await mkdir(scratch, { mode: 0o700 });
+        const cwd = await realpath(workspaceDir);
+        if (sealed) {
+          // The socket lives outside HOME so the agent cannot replace it.
+          gatewayDir = await realpath(await mkdtemp(path.join(tempRoot, 'skill-optimizer-gw-')));
+          bridge = await bridgeUnixToLoopback(
+            path.join(gatewayDir, 'gateway.sock'),
+            loopbackTarget(deps.gateway.url),
+          );
+        }
+        const gatewaySocket = bridge?.socketPath;
         if (skill !== null) uninstall = await installSkill(skill.dir, skill.name, workspaceDir);
         const options: Options = {
           cwd: workspaceDir,
@@ -91,22 +121,39 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
             searchPath,
             home,
             scratch,
-            gatewayURL: deps.gateway.url,
+            gatewayURL: sealed ? `http://127.0.0.1:${AGENT_GATEWAY_PORT}` : deps.gateway.url,
             apiKey: meter.apiKey,
             model: input.model,
             maxOutputTokens: probe.limits.max_output_tokens,
           }),
           stderr: keepStderr,
           ...(deps.executable === undefined ? {} : { pathToClaudeCodeExecutable: deps.executable }),
-          ...(deps.bwrap === undefined
-            ? {}
-            : {
-                spawnClaudeCodeProcess: bubblewrapSpawner(
-                  deps.bwrap,
-                  [workspaceDir, home],
-                  keepStderr,
+          spawnClaudeCodeProcess: (o: SpawnOptions): SpawnedProcess => {
+            const child = spawnAgent(deps.isolation, {
+              command: o.command,
+              args: o.args,
+              cwd,
+              env: definedOnly(o.env),
+              home: agentHome,
+              ...(gatewaySocket === undefined ? {} : { gatewaySocket }),
+              limits: {
+                ...AGENT_LIMITS,
+                ...deps.limits,
+                timeoutMs: probe.limits.timeout_s * 1000,
+              },
+              signal: o.signal,
+              onLimit: (reason) => {
+                limitHit = reason;
+              },
+              onCleanupError: (error) =>
+                log(
+                  `claude-code trial ${probe.id}: killing what was left failed: ${describe(error)}`,
                 ),
-              }),
+            });
+            child.stderr?.setEncoding('utf8');
+            child.stderr?.on('data', keepStderr);
+            return child as SpawnedProcess;
+          },
         };
         for await (const message of query({ prompt: probe.prompt, options }))
           collector.add(message);
@@ -120,11 +167,13 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
 
       // A failed cleanup is logged; it says nothing about the trial itself.
       const privateHome = home;
+      const socketDir = gatewayDir;
       const steps = [
         uninstall,
-        privateHome === undefined
-          ? undefined
-          : () => rm(privateHome, { recursive: true, force: true }),
+        bridge === undefined ? undefined : () => (bridge as LoopbackBridge).close(),
+        ...[privateHome, socketDir].map((dir) =>
+          dir === undefined ? undefined : () => rm(dir, { recursive: true, force: true }),
+        ),
       ];
       for (const step of steps) {
         try {
@@ -138,6 +187,7 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         result: collector.result,
         thrown,
         timedOut,
+        limit: limitHit,
         cancelled: input.signal.aborted,
         budgetHit: meter.budgetExhausted(),
         timeoutS: probe.limits.timeout_s,
@@ -158,37 +208,11 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
   };
 }
 
-/** Starts the agent under bubblewrap: private PID/IPC/UTS namespaces, `writable` the only rw binds. */
-function bubblewrapSpawner(
-  bwrap: string,
-  writable: string[],
-  onStderr: (data: string) => void,
-): (o: SpawnOptions) => SpawnedProcess {
-  return (o) => {
-    const binds = writable.flatMap((dir) => ['--bind', dir, dir]);
-    // The private /tmp would hide an agent binary installed under /tmp (e.g. a checkout there).
-    const program = path.isAbsolute(o.command) ? [path.dirname(o.command)] : [];
-    const visible = program.flatMap((dir) => ['--ro-bind', dir, dir]);
-    const args = [
-      ...['--die-with-parent', '--new-session', '--unshare-pid', '--unshare-ipc', '--unshare-uts'],
-      ...['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'],
-      ...visible,
-      ...binds,
-      ...(o.cwd === undefined ? [] : ['--chdir', o.cwd]),
-      '--',
-      o.command,
-      ...o.args,
-    ];
-    const child = spawn(bwrap, args, {
-      cwd: o.cwd,
-      env: o.env,
-      signal: o.signal,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', onStderr);
-    return child;
-  };
+/** The SDK's environment without unset entries. */
+function definedOnly(env: SpawnOptions['env']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
 }
 
 interface AgentEnvInput {
@@ -268,12 +292,15 @@ export function classify(c: {
   result: SDKResultMessage | undefined;
   thrown: unknown;
   timedOut: boolean;
+  /** A sandbox limit (process count, workspace size) that killed the agent. */
+  limit?: string | null;
   cancelled: boolean;
   budgetHit: boolean;
   timeoutS: number;
   stderrTail: string | undefined;
 }): Outcome {
   if (c.timedOut) return { stopReason: 'timeout', error: `trial timed out after ${c.timeoutS} s` };
+  if (c.limit) return { stopReason: 'error', error: `the sandbox killed the agent: ${c.limit}` };
   if (c.cancelled) return { stopReason: 'error', error: 'trial cancelled' };
   if (c.budgetHit) return { stopReason: 'budget' };
   const r = c.result;

@@ -4,16 +4,25 @@ import { join } from 'node:path';
 import { scrubbedEnv } from './env.js';
 import { BWRAP_INSTALL_HINT, discoverHostLayout, type HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
-import { type ResolvedRunOptions, resolveRunOptions } from './options.js';
+import { resolveRunOptions, watchLimits } from './options.js';
 import { spawnLimited } from './spawn.js';
 import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
+
+/** What one bwrap run mounts beyond the host layout. */
+export interface BwrapMounts {
+  /** The trial dir: writable, and the working directory. */
+  cwd: string;
+  readOnlyBinds: string[];
+  /** Further writable dirs (e.g. an agent's private HOME); none by default. */
+  writableBinds?: string[];
+}
 
 /**
  * The bwrap arguments for one run: every namespace unshared (private PID namespace, no
  * network), no capabilities, no nested user namespaces, killed with its parent, system dirs
- * read-only, a private /tmp, the trial dir the only writable mount.
+ * read-only, a private /tmp, the trial dir (and `writableBinds`) the only writable mounts.
  */
-export function bwrapArgs(layout: HostLayout, run: ResolvedRunOptions): string[] {
+export function bwrapArgs(layout: HostLayout, run: BwrapMounts): string[] {
   return [
     '--unshare-all',
     '--unshare-user',
@@ -32,6 +41,7 @@ export function bwrapArgs(layout: HostLayout, run: ResolvedRunOptions): string[]
     '--bind',
     run.cwd,
     run.cwd,
+    ...(run.writableBinds ?? []).flatMap((path) => ['--bind', path, path]),
     ...run.readOnlyBinds.flatMap((path) => ['--ro-bind', path, path]),
     '--chdir',
     run.cwd,
@@ -44,7 +54,8 @@ export class BubblewrapSandbox implements Sandbox {
   readonly fallbackReason = null;
   readonly nodePath: string;
 
-  constructor(private readonly layout: HostLayout) {
+  /** `layout` is public so an agent runner can seal its own process the same way. */
+  constructor(readonly layout: HostLayout) {
     this.nodePath = layout.nodePath;
   }
 
@@ -56,7 +67,11 @@ export class BubblewrapSandbox implements Sandbox {
     const env = scrubbedEnv({ home: run.cwd, nodeBinDir: this.layout.nodeBinDir, extra: run.env });
     return spawnLimited(
       this.layout.bwrapPath,
-      [...bwrapArgs(this.layout, run), ...withResourceLimits(argv, run)],
+      [
+        ...bwrapArgs(this.layout, run),
+        // Inside the user namespace RLIMIT_NPROC counts only this run's processes.
+        ...withResourceLimits(argv, run),
+      ],
       {
         cwd: run.cwd,
         env,
@@ -65,6 +80,7 @@ export class BubblewrapSandbox implements Sandbox {
         stdin: run.stdin,
         signal: run.signal,
         reapGroupOnExit: true,
+        watch: watchLimits(run),
       },
     );
   }

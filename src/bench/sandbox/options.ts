@@ -1,6 +1,12 @@
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_MB, type SandboxRunOptions } from './types.js';
+import {
+  DEFAULT_MAX_DISK_MB,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_MAX_PROCESSES,
+  DEFAULT_MEMORY_MB,
+  type SandboxRunOptions,
+} from './types.js';
 
 export interface ResolvedRunOptions {
   /** Real path of the trial dir. */
@@ -8,6 +14,8 @@ export interface ResolvedRunOptions {
   timeoutMs: number;
   memoryMb: number;
   maxOutputBytes: number;
+  maxProcesses: number;
+  maxDiskMb: number;
   env: Record<string, string>;
   /** Real paths. */
   readOnlyBinds: string[];
@@ -36,11 +44,22 @@ export async function resolveRunOptions(opts: SandboxRunOptions): Promise<Resolv
     timeoutMs: positive(opts.timeoutMs, 'timeoutMs'),
     memoryMb: positive(opts.memoryMb ?? DEFAULT_MEMORY_MB, 'memoryMb'),
     maxOutputBytes: positive(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, 'maxOutputBytes'),
+    maxProcesses: Math.floor(positive(opts.maxProcesses ?? DEFAULT_MAX_PROCESSES, 'maxProcesses')),
+    maxDiskMb: positive(opts.maxDiskMb ?? DEFAULT_MAX_DISK_MB, 'maxDiskMb'),
     env: opts.env ?? {},
     readOnlyBinds: await Promise.all(
       (opts.readOnlyBinds ?? []).map((path) => existingRealDir(path, 'read-only bind')),
     ),
     stdin: opts.stdin,
     signal: opts.signal,
+  };
+}
+
+/** What `spawnLimited` watches from outside for one resolved run. */
+export function watchLimits(run: ResolvedRunOptions) {
+  return {
+    dir: run.cwd,
+    maxProcesses: run.maxProcesses,
+    maxDirBytes: Math.floor(run.maxDiskMb * 1024 * 1024),
   };
 }

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { SandboxResult } from './types.js';
+import { TRIAL_MARKER_VAR, type TrialWatch, type WatchLimits, watchTrial } from './watch.js';
 
 export interface SpawnLimitedOptions {
   cwd: string;
@@ -15,6 +17,8 @@ export interface SpawnLimitedOptions {
    * cannot outlive the command (bubblewrap gets this from its PID namespace instead).
    */
   reapGroupOnExit: boolean;
+  /** Process count and folder size, watched from outside; a breach kills the whole run. */
+  watch: WatchLimits;
 }
 
 /** Keeps at most `max` bytes of a stream and keeps draining the rest, so the writer never blocks. */
@@ -40,7 +44,8 @@ class CappedBuffer {
   }
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILLs the process group led by `pid`; a group already gone is fine. */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, 'SIGKILL');
@@ -56,8 +61,9 @@ function collect(stream: Readable, into: CappedBuffer): void {
 
 /**
  * Runs `file args` detached in its own process group with a fixed environment, a wall-clock
- * limit (SIGKILL to the group) and capped output. Resolves once the process has exited and its
- * output pipes are closed; rejects only when the process cannot be spawned at all.
+ * limit (SIGKILL to the group), capped output and a watch on its processes and folder. Resolves
+ * once the process has exited, every descendant is dead (those that left the group with `setsid`
+ * included) and its output pipes are closed; rejects only when the process cannot be spawned.
  */
 export function spawnLimited(
   file: string,
@@ -68,9 +74,10 @@ export function spawnLimited(
     const started = performance.now();
     const stdout = new CappedBuffer(opts.maxOutputBytes);
     const stderr = new CappedBuffer(opts.maxOutputBytes);
+    const marker = randomUUID();
     const child = spawn(file, args, {
       cwd: opts.cwd,
-      env: opts.env,
+      env: { ...opts.env, [TRIAL_MARKER_VAR]: marker },
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -78,12 +85,22 @@ export function spawnLimited(
     let timedOut = false;
     let exitCode: number | null = null;
     let signal: string | null = null;
+    let watch: TrialWatch | undefined;
+    let stopping: Promise<void> | undefined;
+    const stopWatch = () => {
+      stopping ??= watch?.stop() ?? Promise.resolve();
+      return stopping;
+    };
+    if (child.pid !== undefined) {
+      watch = watchTrial(child.pid, marker, opts.watch, () => killGroup(child.pid));
+    }
 
     // After the limit: kill the group; if the pipes are still held open (a grandchild that left
     // the group), stop waiting for them.
     const timer = setTimeout(() => {
       if (!exited) timedOut = true;
       killGroup(child.pid);
+      void stopWatch().catch(reject);
       child.stdout.destroy();
       child.stderr.destroy();
     }, opts.timeoutMs);
@@ -104,26 +121,35 @@ export function spawnLimited(
     child.on('error', (error) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', abort);
-      reject(error);
+      void stopWatch().finally(() => reject(error));
     });
     child.on('exit', (code, sig) => {
       exited = true;
       exitCode = code;
       signal = sig;
-      if (opts.reapGroupOnExit) killGroup(child.pid);
+      if (opts.reapGroupOnExit) {
+        killGroup(child.pid);
+        // Descendants that left the group still hold the pipes open: kill them too.
+        void stopWatch().catch(reject);
+      }
     });
     child.on('close', () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', abort);
-      resolve({
-        exitCode,
-        signal,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        timedOut,
-        truncated: stdout.truncated || stderr.truncated,
-        durationMs: Math.round(performance.now() - started),
-      });
+      stopWatch().then(() => {
+        const limit = watch?.breach ?? null;
+        const note = limit === null ? '' : `\n[sandbox: killed: ${limit}]`;
+        resolve({
+          exitCode,
+          signal,
+          stdout: stdout.text(),
+          stderr: stderr.text() + note,
+          timedOut,
+          truncated: stdout.truncated || stderr.truncated,
+          limit,
+          durationMs: Math.round(performance.now() - started),
+        });
+      }, reject);
     });
   });
 }

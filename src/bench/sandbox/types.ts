@@ -8,6 +8,13 @@ export interface SandboxRunOptions {
   memoryMb?: number;
   /** Cap for stdout and for stderr, each; default 64 KiB. */
   maxOutputBytes?: number;
+  /** Processes alive at once (the command included) before the run is killed; default 128. */
+  maxProcesses?: number;
+  /**
+   * Size cap for the trial folder (cwd) as a whole and for any one file written (RLIMIT_FSIZE);
+   * default 100. Going over kills the run.
+   */
+  maxDiskMb?: number;
   /** Extra variables (caller-vetted), merged onto the scrubbed base. */
   env?: Record<string, string>;
   /** Extra absolute paths visible read-only at the same path (e.g. a grader's probe dir). */
@@ -25,6 +32,8 @@ export interface SandboxResult {
   timedOut: boolean;
   /** stdout or stderr went over the cap; the kept text ends with a note saying so. */
   truncated: boolean;
+  /** The limit whose breach killed the run (too many processes, folder too large), or null. */
+  limit: string | null;
   durationMs: number;
 }
 
@@ -40,3 +49,5 @@ export interface Sandbox {
 
 export const DEFAULT_MEMORY_MB = 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+export const DEFAULT_MAX_PROCESSES = 128;
+export const DEFAULT_MAX_DISK_MB = 100;

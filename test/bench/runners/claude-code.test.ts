@@ -11,10 +11,14 @@ import {
   createClaudeCodeRunner,
   TrialCollector,
 } from '../../../src/bench/runners/claude-code.js';
+import { AGENT_GATEWAY_PORT, type AgentIsolation } from '../../../src/bench/sandbox/agent.js';
+import { discoverHostLayout } from '../../../src/bench/sandbox/host-layout.js';
 import { loadSkill } from '../../../src/bench/skill.js';
 import type { Probe, RunnerInput, Skill } from '../../../src/bench/types.js';
 import { type Script, scriptSchema } from '../../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../../src/model/scripted/server.js';
+import { withLoopbackServer } from '../sandbox/loopback.js';
+import { sleepersOf } from '../sandbox/sleepers.js';
 
 const EXECUTABLE = path.resolve('node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude');
 const REAL_KEY = 'sk-ant-api03-REALKEY-must-never-leak-5d1e0c';
@@ -22,6 +26,15 @@ const SKILL_NAME = 'csv-report';
 const SKILL_MARKER = 'SKILL-BODY-MARKER-7731';
 const MODEL = 'claude-scripted-1';
 const BWRAP = '/usr/bin/bwrap';
+const HAS_BWRAP = process.platform === 'linux' && existsSync(BWRAP);
+
+/** The isolation the product uses: bubblewrap where it can start (CI installs it), else process. */
+async function bubblewrap(): Promise<AgentIsolation> {
+  const layout = await discoverHostLayout();
+  if (typeof layout === 'string') throw new Error(layout);
+  return { level: 'bubblewrap', layout };
+}
+const PROCESS: AgentIsolation = { level: 'process' };
 
 let root: string;
 let workspaceDir: string;
@@ -77,10 +90,14 @@ function probe(limits: Partial<Probe['limits']> = {}): Probe {
   };
 }
 
-async function setup(script: Script) {
+async function setup(script: Script, isolation?: AgentIsolation) {
   scripted = await startScriptedServer({ script: scriptSchema.parse(script) });
   gateway = await startModelGateway({ upstreamBaseURL: scripted.url, upstreamApiKey: REAL_KEY });
-  return createClaudeCodeRunner({ gateway, executable: EXECUTABLE });
+  return createClaudeCodeRunner({
+    gateway,
+    executable: EXECUTABLE,
+    isolation: isolation ?? (HAS_BWRAP ? await bubblewrap() : PROCESS),
+  });
 }
 
 function input(p: Probe, withSkill: boolean): RunnerInput {
@@ -217,7 +234,9 @@ describe('claude-code runner with the real agent', () => {
     const procEnv = await readFile(path.join(workspaceDir, 'proc-env.txt'), 'utf8');
     // The dumps are real: the agent's own dummy key and the gateway URL are in them.
     expect(env).toMatch(/^ANTHROPIC_API_KEY=sk-trial-[0-9a-f]+$/m);
-    expect(env).toContain(`ANTHROPIC_BASE_URL=${gateway?.url}`);
+    expect(env).toContain(
+      `ANTHROPIC_BASE_URL=${HAS_BWRAP ? `http://127.0.0.1:${AGENT_GATEWAY_PORT}` : gateway?.url}`,
+    );
     expect(procEnv).toMatch(/ANTHROPIC_API_KEY=sk-trial-/);
     for (const file of await readdir(workspaceDir)) {
       expect(await readFile(path.join(workspaceDir, file), 'utf8')).not.toContain(REAL_KEY);
@@ -250,7 +269,7 @@ describe('claude-code runner with the real agent', () => {
       holder?.kill('SIGKILL');
     });
 
-    async function dumpWith(bwrap: string | undefined): Promise<string> {
+    async function dumpWith(isolation: AgentIsolation): Promise<string> {
       scripted = await startScriptedServer({
         script: scriptSchema.parse({
           rules: [
@@ -268,28 +287,157 @@ describe('claude-code runner with the real agent', () => {
         upstreamBaseURL: scripted.url,
         upstreamApiKey: REAL_KEY,
       });
-      const runner = createClaudeCodeRunner({
-        gateway,
-        executable: EXECUTABLE,
-        ...(bwrap ? { bwrap } : {}),
-      });
+      const runner = createClaudeCodeRunner({ gateway, executable: EXECUTABLE, isolation });
       const out = await runner.runTrial(input(probe(), true));
       expect(out.stopReason).toBe('end_turn');
       return readFile(path.join(workspaceDir, 'proc-env.txt'), 'utf8');
     }
 
     it('can in process mode (why the bubblewrap mode exists)', async () => {
-      expect(await dumpWith(undefined)).toContain(`HOLDER_SECRET=${REAL_KEY}`);
+      expect(await dumpWith(PROCESS)).toContain(`HOLDER_SECRET=${REAL_KEY}`);
     });
 
-    it.skipIf(!existsSync(BWRAP))(
+    it.skipIf(!HAS_BWRAP)(
       'cannot under bubblewrap, which sees only its own processes',
       async () => {
-        const procEnv = await dumpWith(BWRAP);
+        const procEnv = await dumpWith(await bubblewrap());
         expect(procEnv).toMatch(/ANTHROPIC_API_KEY=sk-trial-/);
         expect(procEnv).not.toContain(REAL_KEY);
       },
     );
+  });
+
+  /** A one-command agent: runs `command` with its Bash tool, then ends its turn. */
+  function bashThenStop(command: string): Script {
+    return {
+      rules: [
+        {
+          name: 'bash',
+          when: { turn: 1 },
+          reply: { content: [{ type: 'tool_use', name: 'Bash', input: { command } }] },
+        },
+        { name: 'stop', when: { turn: 2 }, reply: { content: [{ type: 'text', text: 'Done.' }] } },
+      ],
+    };
+  }
+
+  describe('a trial hunting for secrets', () => {
+    let outside: string;
+    const canaryText = 'CANARY-outside-the-trial-4417';
+
+    beforeEach(async () => {
+      outside = path.join(root, 'outside');
+      await mkdir(outside);
+      await writeFile(path.join(outside, 'canary.txt'), canaryText);
+    });
+
+    async function hunt(isolation: AgentIsolation, listenerPort: number) {
+      const canary = path.join(outside, 'canary.txt');
+      const tcp = (port: string | number) =>
+        `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && echo connected' 2>&1`;
+      const command = [
+        `cat ${canary} > canary.txt 2>&1`,
+        `ln -s ${canary} link; cat link > link.txt 2>&1`,
+        // Only the agent's own program dir is mounted from the project (its parents appear empty).
+        `{ ls ${process.cwd()}/src; cat ${process.cwd()}/package.json; } > project.txt 2>&1`,
+        `${tcp(listenerPort)} > net.txt`,
+        'for f in /proc/[0-9]*/environ; do tr "\\0" "\\n" < "$f"; done > env.txt 2>/dev/null',
+        'true',
+      ].join('; ');
+      scripted = await startScriptedServer({ script: scriptSchema.parse(bashThenStop(command)) });
+      gateway = await startModelGateway({
+        upstreamBaseURL: scripted.url,
+        upstreamApiKey: REAL_KEY,
+      });
+      const runner = createClaudeCodeRunner({ gateway, executable: EXECUTABLE, isolation });
+      const out = await runner.runTrial(input(probe(), true));
+      expect(rulesUsed()).toEqual(['bash', 'stop']);
+      const read = (name: string) => readFile(path.join(workspaceDir, name), 'utf8');
+      return {
+        out,
+        canary: await read('canary.txt'),
+        link: await read('link.txt'),
+        project: await read('project.txt'),
+        net: await read('net.txt'),
+        env: await read('env.txt'),
+      };
+    }
+
+    it.skipIf(!HAS_BWRAP)(
+      'under bubblewrap finds no host file, no project dir, no network and no key',
+      async () => {
+        const found = await withLoopbackServer(async (port) => hunt(await bubblewrap(), port));
+        expect(found.out.stopReason).toBe('end_turn');
+        expect(found.canary).toMatch(/No such file or directory/);
+        expect(found.link).toMatch(/No such file or directory/);
+        expect(found.project.match(/No such file or directory/g)).toHaveLength(2);
+        expect(found.net).not.toContain('connected');
+        expect(found.env).toMatch(/ANTHROPIC_API_KEY=sk-trial-/);
+        expect(found.env).not.toContain(REAL_KEY);
+        for (const text of Object.values(found))
+          expect(JSON.stringify(text)).not.toContain(canaryText);
+      },
+    );
+
+    it('in process mode reaches the host file and the network (why process mode is opt-in)', async () => {
+      const found = await withLoopbackServer(async (port) => hunt(PROCESS, port));
+      expect(found.canary).toBe(canaryText);
+      expect(found.link).toBe(canaryText);
+      expect(found.net).toContain('connected');
+    });
+  });
+
+  describe.each([
+    ['bubblewrap', HAS_BWRAP],
+    ['process', true],
+  ])('limits in %s mode', (mode, available) => {
+    const isolation = async () => (mode === 'bubblewrap' ? bubblewrap() : PROCESS);
+    const runWith = async (command: string, limits: Record<string, number>) => {
+      scripted = await startScriptedServer({ script: scriptSchema.parse(bashThenStop(command)) });
+      gateway = await startModelGateway({
+        upstreamBaseURL: scripted.url,
+        upstreamApiKey: REAL_KEY,
+      });
+      const runner = createClaudeCodeRunner({
+        gateway,
+        executable: EXECUTABLE,
+        isolation: await isolation(),
+        limits,
+      });
+      return runner.runTrial(input(probe({ timeout_s: 40 }), false));
+    };
+
+    it.skipIf(!available)('kills a fork bomb and every process it started', async () => {
+      const out = await runWith('i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done; wait', {
+        maxProcesses: 120,
+      });
+      const bash = JSON.stringify(out.transcript);
+      // Killed by the outside watch, or (non-root in bubblewrap) stopped by RLIMIT_NPROC first.
+      if (out.error !== undefined) {
+        expect(out.error).toBe('the sandbox killed the agent: more than 120 processes at once');
+      } else expect(bash).toMatch(/Resource temporarily unavailable|fork/);
+      expect(await sleepersOf(workspaceDir)).toEqual([]);
+    });
+
+    it.skipIf(!available)('kills a disk fill past the workspace cap', async () => {
+      const out = await runWith(
+        'for i in 1 2 3 4; do head -c 6000000 /dev/zero > f$i; done; sleep 30',
+        { maxDiskMb: 10 },
+      );
+      expect(out.stopReason).toBe('error');
+      expect(out.error).toBe('the sandbox killed the agent: the trial folder grew past 10 MB');
+    });
+
+    it.skipIf(!available)('leaves no `setsid` child behind', async () => {
+      const out = await runWith(
+        'setsid sh -c "sleep 1; echo escaped > escaped.txt; sleep 30" > /dev/null 2>&1 < /dev/null & echo started',
+        {},
+      );
+      expect(out.stopReason).toBe('end_turn');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(existsSync(path.join(workspaceDir, 'escaped.txt'))).toBe(false);
+      expect(await sleepersOf(workspaceDir)).toEqual([]);
+    });
   });
 
   it('stops an agent that never ends at the turn limit', async () => {
@@ -371,6 +519,7 @@ describe('claude-code runner with the real agent', () => {
     const runner = createClaudeCodeRunner({
       gateway,
       executable: path.join(root, 'no-such-claude'),
+      isolation: HAS_BWRAP ? await bubblewrap() : PROCESS,
     });
     const out = await runner.runTrial(input(probe(), true));
     expect(out.stopReason).toBe('error');

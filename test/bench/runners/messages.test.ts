@@ -22,7 +22,7 @@ let ws: string;
 
 beforeAll(async () => {
   skill = await loadSkill(SKILL_DIR);
-  sandbox = await createSandbox('auto');
+  sandbox = await createSandbox('auto', { secretInReach: false });
 });
 
 beforeEach(async () => {

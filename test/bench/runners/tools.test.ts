@@ -19,7 +19,7 @@ let ws: string;
 let outside: string;
 
 beforeAll(async () => {
-  sandbox = await createSandbox('auto');
+  sandbox = await createSandbox('auto', { secretInReach: false });
 });
 
 beforeEach(async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../../src/bench/sandbox/index.js';
+import { sleepersOf } from './sleepers.js';
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -127,6 +128,61 @@ export function describeLimits(name: string, getSandbox: () => Sandbox): void {
       expect(result).toMatchObject({ exitCode: 0, stdout: 'quick\n', timedOut: false });
       await sleep(800);
       expect(await exists(join(trial, 'late.txt'))).toBe(false);
+    });
+
+    // Counting and finding processes reads /proc.
+    const onLinux = it.runIf(process.platform === 'linux');
+
+    onLinux(
+      'kills a fork bomb of background processes at the process cap, children included',
+      async () => {
+        const started = performance.now();
+        const result = await getSandbox().runShell(
+          'i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done; wait',
+          { cwd: trial, timeoutMs: 20_000, maxProcesses: 40 },
+        );
+        expect(result.timedOut).toBe(false);
+        expect(performance.now() - started).toBeLessThan(10_000);
+        if (result.limit !== null) {
+          expect(result.limit).toBe('more than 40 processes at once');
+          expect(result.stderr).toContain('[sandbox: killed: more than 40 processes at once]');
+        } else {
+          // Under RLIMIT_NPROC (bubblewrap as a non-root user) the shell cannot fork at all.
+          expect(result.exitCode).not.toBe(0);
+          expect(result.stderr).toMatch(/fork|Resource temporarily unavailable/i);
+        }
+        expect(await sleepersOf(trial)).toEqual([]);
+      },
+    );
+
+    it('kills a disk fill past the folder cap and no file grows past it', async () => {
+      const result = await getSandbox().runShell(
+        'for i in 1 2 3 4 5 6; do head -c 3000000 /dev/zero > f$i; done; sleep 30',
+        { cwd: trial, timeoutMs: 20_000, maxDiskMb: 4 },
+      );
+      expect(result.timedOut).toBe(false);
+      expect(result.limit).toBe('the trial folder grew past 4 MB');
+      const big = await getSandbox().runShell('head -c 6000000 /dev/zero > one; echo rc=$?', {
+        cwd: trial,
+        timeoutMs: 20_000,
+        maxDiskMb: 4,
+      });
+      expect((await stat(join(trial, 'one'))).size).toBeLessThanOrEqual(4 * 1024 * 1024);
+      expect(big.stdout).not.toContain('rc=0');
+    });
+
+    onLinux('a `setsid` child does not outlive the command', async () => {
+      const result = await getSandbox().runShell(
+        [
+          'setsid sh -c "echo up > started; sleep 0.5; echo escaped > escaped.txt; sleep 30" > /dev/null 2>&1 < /dev/null &',
+          'while [ ! -s started ]; do sleep 0.05; done; echo quick',
+        ].join(' '),
+        { cwd: trial, timeoutMs: 20_000 },
+      );
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'quick\n', timedOut: false });
+      await sleep(1200);
+      expect(await exists(join(trial, 'escaped.txt'))).toBe(false);
+      expect(await sleepersOf(trial)).toEqual([]);
     });
 
     it('refuses a cwd that is not an existing absolute dir', async () => {

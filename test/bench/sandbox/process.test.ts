@@ -17,7 +17,7 @@ describe('process sandbox (fallback)', () => {
 
   beforeAll(async () => {
     secret = await holdParentSecret();
-    sandbox = await createSandbox('process');
+    sandbox = await createSandbox('process', { secretInReach: false });
   });
   afterAll(async () => {
     await secret.cleanup();
@@ -43,7 +43,7 @@ describe('process sandbox (fallback)', () => {
       .split('\n')
       .map((line) => line.slice(0, line.indexOf('=')))
       .filter((name) => !SHELL_VARS.has(name));
-    expect(names.sort()).toEqual(['HOME', 'LANG', 'PATH']);
+    expect(names.sort()).toEqual(['HOME', 'LANG', 'PATH', 'SKILL_OPTIMIZER_TRIAL']);
   });
 
   // Documents why bubblewrap is preferred; also proves the probes in bubblewrap.test.ts can see a
