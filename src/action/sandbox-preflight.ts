@@ -1,7 +1,7 @@
 import { SandboxUnavailableError } from '../bench/sandbox/index.js';
 
 /**
- * Makes bubblewrap usable before a job runs trials (docs/security-sandbox.md). GitHub-hosted
+ * Makes bubblewrap usable before a job runs trials (docs/security.md). GitHub-hosted
  * Ubuntu runners may lack the `bubblewrap` package, and Ubuntu 24.04 forbids unprivileged user
  * namespaces through AppArmor (`kernel.apparmor_restrict_unprivileged_userns=1`), so bwrap cannot
  * start there. On a GitHub-hosted runner (a single-use VM) the preflight installs the package and

@@ -27,7 +27,7 @@ import type { Runner, RunnerInput, RunnerOutput, StopReason, TranscriptMessage }
  * The `claude-code` runner (CHAIN.md §6.1): the real Claude Code agent through its SDK, the skill
  * installed under `.claude/skills/`, talking to the model only through the loopback gateway with a
  * per-trial dummy key, so the agent process never holds the real API key (§6.2). The agent runs
- * sealed like every sandboxed command (docs/security-sandbox.md).
+ * sealed like every sandboxed command (docs/security.md).
  */
 
 export interface ClaudeCodeRunnerDeps {
