@@ -217,7 +217,7 @@ describe('fork pull requests', () => {
     expect(workBranches()).toBe('');
   });
 
-  it('by default (no sandbox preflight wired) a fork never runs', async () => {
+  it('by default asks the sandbox preflight: where bubblewrap cannot start, a fork never runs', async () => {
     const scope = api();
     scope.get(`${repoPath}/pulls/${SKILL_PR}`).reply(200, forkPull());
     note(scope, new Wire());
@@ -227,8 +227,17 @@ describe('fork pull requests', () => {
       head_sha: world.skillSha,
     });
     payload.sender = user('skill-optimizer[bot]', 'Bot');
-    const { outputs } = await runJob('workflow_dispatch', payload);
+    const probed: string[] = [];
+    const { outputs } = await runJob('workflow_dispatch', payload, {
+      sandbox: {
+        probe: async () => {
+          probed.push('bwrap');
+          return 'bwrap: setting up uid map: Permission denied';
+        },
+      },
+    });
     expect(scope.isDone()).toBe(true);
+    expect(probed).toEqual(['bwrap']);
     expect(outputs.status).toBe('neutral');
     expect(workBranches()).toBe('');
   });
