@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetExceededError } from '../../src/errors.js';
-import { type BudgetWarning, CostLedger } from '../../src/model/ledger.js';
+import { CostLedger } from '../../src/model/ledger.js';
 import type { Usage } from '../../src/model/usage.js';
 
 const MTOK = 1_000_000;
@@ -59,7 +58,6 @@ describe('CostLedger', () => {
       'claude-sonnet-4-6',
     ]);
     expect(summary.unpriced_models).toEqual([]);
-    expect(summary.budget_usd).toBeUndefined();
     expect(ledger.spentUsd).toBeCloseTo(21.1, 10);
   });
 
@@ -82,62 +80,5 @@ describe('CostLedger', () => {
     ledger.record({ tag: 'trial', model: 'whatever', usage: usage({}), cost_usd: 0.25 });
     expect(ledger.spentUsd).toBeCloseTo(2.25, 10);
     expect(ledger.summary().unpriced_models).toEqual([]);
-  });
-
-  it('warns once at 50% of the budget and stops at 100%', () => {
-    const warnings: BudgetWarning[] = [];
-    const ledger = new CostLedger({ budgetUsd: 10, onWarn: (w) => warnings.push(w) });
-    const spend = (usd: number) =>
-      ledger.record({ tag: 'trial', model: 'm', usage: usage({}), cost_usd: usd });
-
-    spend(4.99);
-    expect(warnings).toEqual([]);
-    ledger.assertWithinBudget('the next trial');
-    spend(0.01);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.budgetUsd).toBe(10);
-    expect(warnings[0]?.spentUsd).toBeCloseTo(5, 10);
-    spend(4.9);
-    expect(warnings).toHaveLength(1);
-    expect(ledger.isOverBudget()).toBe(false);
-    expect(ledger.remainingUsd).toBeCloseTo(0.1, 10);
-    ledger.assertWithinBudget('the next trial');
-
-    spend(0.2);
-    expect(ledger.isOverBudget()).toBe(true);
-    expect(() => ledger.assertWithinBudget('step 6 (bench)')).toThrow(BudgetExceededError);
-    expect(() => ledger.assertWithinBudget('step 6 (bench)')).toThrow(
-      'Run budget spent: $10.10 of budget_usd $10.00 used; stopped before step 6 (bench). Raise budget_usd in the config to continue.',
-    );
-    expect(warnings).toHaveLength(1);
-  });
-
-  it('never stops a run without a budget', () => {
-    const ledger = new CostLedger();
-    ledger.record({ tag: 't', model: 'm', usage: usage({}), cost_usd: 1e6 });
-    expect(ledger.isOverBudget()).toBe(false);
-    expect(() => ledger.assertWithinBudget()).not.toThrow();
-    expect(ledger.remainingUsd).toBeUndefined();
-  });
-
-  it('resumes from earlier entries without warning again', () => {
-    const first = new CostLedger({ budgetUsd: 4 });
-    first.record({ tag: 'trial', model: 'm', usage: usage({}), cost_usd: 3 });
-    const warnings: BudgetWarning[] = [];
-    const resumed = new CostLedger({
-      budgetUsd: 4,
-      entries: first.entries(),
-      onWarn: (w) => warnings.push(w),
-    });
-    expect(resumed.spentUsd).toBe(3);
-    resumed.record({ tag: 'trial', model: 'm', usage: usage({}), cost_usd: 0.5 });
-    expect(warnings).toEqual([]);
-    resumed.record({ tag: 'trial', model: 'm', usage: usage({}), cost_usd: 0.5 });
-    expect(() => resumed.assertWithinBudget()).toThrow(BudgetExceededError);
-  });
-
-  it('rejects a budget that is not positive', () => {
-    expect(() => new CostLedger({ budgetUsd: 0 })).toThrow(RangeError);
-    expect(() => new CostLedger({ budgetUsd: Number.NaN })).toThrow(RangeError);
   });
 });
