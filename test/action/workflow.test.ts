@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dispatchInputs } from '../../src/app/handlers.js';
@@ -165,3 +168,89 @@ describe('the two ways to install', () => {
     expect(app.text).toContain('examples/workflows/skill-optimizer.yml');
   });
 });
+
+describe.each(['.github/workflows/dist.yml', '.github/workflows/release.yml'])('%s', (path) => {
+  const { text, workflow } = load(path);
+  const steps = stepsOf(workflow);
+
+  it('reads only by default, pins every action by SHA and keeps event data out of run:', () => {
+    expect(workflow.permissions).toEqual({ contents: 'read' });
+    for (const step of steps.filter((s) => s.uses)) {
+      expect(step.uses, step.uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+    }
+    for (const step of steps.filter((s) => s.run)) {
+      expect(step.run, step.run).not.toMatch(/\$\{\{/);
+    }
+    expect(text).not.toContain('pull_request_target');
+  });
+
+  it('fails when dist/ is not what src/ builds', () => {
+    const runs = steps.map((s) => s.run).filter(Boolean);
+    const build = runs.indexOf('node scripts/build-action.mjs');
+    expect(build).toBeGreaterThan(runs.indexOf('npm ci --no-audit --no-fund'));
+    expect(runs[build + 1]).toBe('git diff --exit-code -- dist/');
+  });
+});
+
+describe('the release workflow', () => {
+  const { workflow } = load('.github/workflows/release.yml');
+  const tagging = stepsOf(workflow).find((s) => s.name === 'Tag vX.Y.Z and move vX');
+
+  it('writes tags only in its own job, and passes the version through the environment', () => {
+    expect(workflow.jobs.release.permissions).toEqual({ contents: 'write' });
+    expect(tagging.env).toEqual({ VERSION: '${{ inputs.version }}' });
+  });
+
+  it('tags vX.Y.Z once and moves the major tag vX (its script run against a local origin)', () => {
+    const base = mkdtempSync(join(tmpdir(), 'so-release-'));
+    const origin = join(base, 'origin.git');
+    const work = join(base, 'work');
+    const sh = (cwd: string, script: string, env: Record<string, string> = {}) =>
+      spawnSync('bash', ['-c', script], {
+        cwd,
+        env: { ...gitEnv(base), ...env },
+        encoding: 'utf8',
+      });
+    try {
+      sh(base, `git init -q --bare ${origin} && git clone -q ${origin} ${work}`);
+      const commit = (msg: string) =>
+        sh(work, `git commit -q --allow-empty -m ${msg} && git push -q origin HEAD:main`);
+      const tagOf = (tag: string) => sh(work, `git rev-list -n1 ${tag}`).stdout.trim();
+      const release = (version: string) => sh(work, tagging.run, { VERSION: version });
+      commit('one');
+      expect(release('1.2.3').status).toBe(0);
+      sh(work, 'git fetch -q --tags --force origin');
+      const head = sh(work, 'git rev-parse HEAD').stdout.trim();
+      expect([tagOf('v1.2.3'), tagOf('v1')]).toEqual([head, head]);
+
+      const again = release('1.2.3');
+      expect(again.status).not.toBe(0);
+      expect(again.stdout).toContain('::error::v1.2.3 already exists; a release tag never moves');
+      const bad = release('v1.3');
+      expect(bad.status).not.toBe(0);
+      expect(bad.stdout).toContain("::error::version must be X.Y.Z, got 'v1.3'");
+
+      commit('two');
+      expect(release('1.3.0').status).toBe(0);
+      sh(work, 'git fetch -q --tags --force origin');
+      const next = sh(work, 'git rev-parse HEAD').stdout.trim();
+      expect(tagOf('v1')).toBe(next);
+      expect(tagOf('v1.2.3')).toBe(head);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+/** git with no user config of the machine, an identity, and a home of its own. */
+function gitEnv(home: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@example.com',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@example.com',
+  };
+}
