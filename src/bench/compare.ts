@@ -211,13 +211,13 @@ export function compareResults(
   } else if (heldout.direction === 'better') {
     outcome = 'improved';
     reasons.push(
-      `held-out pass rate rose beyond noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)}`,
+      `held-out pass rate rose beyond noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)}${lookText(rule)}`,
       'no probe and not the per-probe minimum fell beyond noise',
     );
   } else {
     outcome = 'inconclusive';
     reasons.push(
-      `held-out change is within noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)} includes 0`,
+      `held-out change is within noise: ${rateChange(heldout)}, interval ${intervalText(heldout.interval)}${lookText(rule)} includes 0`,
     );
   }
   return {
@@ -238,6 +238,13 @@ export function compareResults(
 
 function rateChange(d: Difference): string {
   return `${formatPercent(d.before.passRate)} (${d.before.passes}/${d.before.n}) → ${formatPercent(d.after.passRate)} (${d.after.passes}/${d.after.n})${d.delta === null ? '' : `, ${formatPoints(d.delta)}`}`;
+}
+
+/** How the improvement claim's interval was computed when the error rate is split over looks. */
+function lookText(rule: DecisionRule): string {
+  if (rule.looks <= 1) return '';
+  const each = (1 - (1 - rule.confidence) / rule.looks) * 100;
+  return ` (two-sided ${each.toFixed(1)}%: the ${Math.round(rule.confidence * 1000) / 10}% claim split over ${rule.looks} planned looks)`;
 }
 
 export function intervalText(i: Interval): string {

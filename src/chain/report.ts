@@ -139,7 +139,7 @@ function chart(benches: readonly BenchPoint[]): string[] {
     ...(allHeldout ? [`  line [${heldout.join(', ')}]`] : []),
     '```',
     '',
-    'Legend: **blue line** — pass rate of the skill kept after each bench (the main result); grey bars — what each bench measured, discarded candidates included (a bench with no graded trial shows no bar)' +
+    'Legend: **blue line** — pass rate of the skill kept after each bench (the main result); grey bars — what each bench measured, discarded candidates included (no bar: 0%, or nothing graded — the table says which)' +
       (allHeldout
         ? '; **pink line** — held-out probes.'
         : `; held-out rates are not drawn because bench${missing.length === 1 ? '' : 'es'} ${missing.join(', ')} had none (see the table).`),
