@@ -131,8 +131,10 @@ describe('compareResults', () => {
     const before = [...probe('h', 1, 8, { heldout: true })];
     const after = [...probe('h', 5, 8, { heldout: true })];
     expect(compareResults(before, after, { confidence: 0.95, looks: 1 }).outcome).toBe('improved');
-    expect(compareResults(before, after, { confidence: 0.95, looks: 3 }).outcome).toBe(
-      'inconclusive',
+    const split = compareResults(before, after, { confidence: 0.95, looks: 3 });
+    expect(split.outcome).toBe('inconclusive');
+    expect(split.reasons.at(-1)).toContain(
+      '(two-sided 98.3%: the 95% claim split over 3 planned looks) includes 0',
     );
   });
 
