@@ -11,7 +11,7 @@ import type {
 import { SkillOptimizerError } from '../errors.js';
 import { renderPrompt } from '../prompts/render.js';
 import { withCacheMarks } from './cache-marks.js';
-import { estimateRequestTokens } from './context-window.js';
+import { estimateRequestTokens, estimateTokens } from './context-window.js';
 import {
   asParam,
   check,
@@ -175,10 +175,15 @@ function fitBudget(
   budget: number,
 ): void {
   let tokens = estimateRequestTokens(request());
-  for (const result of elidable) {
-    if (tokens <= budget) return;
-    result.content = placeholder;
-    elidable.delete(result);
+  while (tokens > budget && elidable.size > 0) {
+    // Subtract each elided result's own estimate; one full estimate per round confirms the sum.
+    let left = tokens;
+    for (const result of elidable) {
+      if (left <= budget) break;
+      left -= estimateTokens(JSON.stringify(result.content)) - estimateTokens(placeholder) - 1;
+      result.content = placeholder;
+      elidable.delete(result);
+    }
     tokens = estimateRequestTokens(request());
   }
   if (tokens > budget) throw new ContextBudgetError(tag, tokens, budget);
