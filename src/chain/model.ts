@@ -91,8 +91,11 @@ function userMessage(prompt: Pick<RolePrompt, 'shared' | 'task'>): MessageParam 
   return { role: 'user', content };
 }
 
-/** Room a paged prompt keeps for reads besides its inline files: four whole reads at least. */
-const MIN_READ_ROOM = Math.ceil((4 * MAX_READ_CHARS) / 3);
+/**
+ * The least room a paged prompt needs besides its fixed part: the index and whole files take half,
+ * reads the other half, which must hold one longest read (~10k tokens) with room to spare.
+ */
+const MIN_ROOM = 2 * Math.ceil((1.5 * MAX_READ_CHARS) / 3);
 
 export function createChainModel(
   client: ModelClient,
@@ -141,8 +144,7 @@ export function createChainModel(
         messages: [userMessage(swap(() => ''))],
       });
       const room = budget - fixed;
-      if (room < 2 * MIN_READ_ROOM)
-        throw new ContextBudgetError(role, fixed + 2 * MIN_READ_ROOM, budget);
+      if (room < MIN_ROOM) throw new ContextBudgetError(role, fixed + MIN_ROOM, budget);
       // Half the room for whole files up front, half for what the role reads.
       const perSkill = Math.floor(room / 2 / skills.length);
       const paged = swap((a) => pagedSkillSections(a, perSkill));
