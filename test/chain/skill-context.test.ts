@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { orderByReference, type SkillSnapshot, skillSections } from '../../src/chain/inputs.js';
+import {
+  orderByReference,
+  readSkill,
+  type SkillSnapshot,
+  skillSections,
+} from '../../src/chain/inputs.js';
 import { createChainModel } from '../../src/chain/model.js';
 import {
   MAX_READ_CHARS,
@@ -15,6 +20,10 @@ import { estimateTokens } from '../../src/model/context-window.js';
 import { parseScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import { ContextBudgetError } from '../../src/model/tool-loop.js';
+import { openLocalRun } from '../../src/store/local.js';
+import { makeRepo, useGitSandbox } from '../store/git-fixture.js';
+
+const sandbox = useGitSandbox();
 
 const skill: SkillSnapshot = {
   copy: 'vendored-skill',
@@ -41,6 +50,26 @@ describe('orderByReference', () => {
       'a.md',
       'c.md',
     ]);
+  });
+});
+
+describe('readSkill', () => {
+  it('reads every text file whole, ordered by SKILL.md, and leaves binary files out', async () => {
+    const main = `# Big\n\nUse scripts/z.sh.\n${'m'.repeat(100_000)}\nThe end of SKILL.md.\n`;
+    const store = await openLocalRun({ repoDir: await makeRepo(sandbox.base), slug: 'big' });
+    try {
+      await store.commit('seed', [
+        { path: 'vendored-skill/a.md', content: 'a\n' },
+        { path: 'vendored-skill/SKILL.md', content: main },
+        { path: 'vendored-skill/scripts/z.sh', content: 'echo z\n' },
+        { path: 'vendored-skill/logo.png', content: Buffer.from([0x89, 0x50, 0, 1]) },
+      ]);
+      const read = await readSkill(store, 'vendored-skill');
+      expect(read.files.map((f) => f.path)).toEqual(['SKILL.md', 'scripts/z.sh', 'a.md']);
+      expect(read.files[0]?.content).toBe(main);
+    } finally {
+      await store.close();
+    }
   });
 });
 
