@@ -100,7 +100,7 @@ const MIN_ROOM = 2 * Math.ceil((1.5 * MAX_READ_CHARS) / 3);
 export function createChainModel(
   client: ModelClient,
   models: Config['models'],
-  options: ChainModelOptions = { contextShare: 0.5 },
+  options: ChainModelOptions,
 ): ChainModel {
   return {
     async call(role, prompt, output, signal) {
