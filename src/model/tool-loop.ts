@@ -96,6 +96,9 @@ export async function callStructuredWithTools<T>(
   });
   const spent = await renderPrompt('tool-turns-spent', { tool_name: call.toolName });
 
+  // The conversation so far is the prefix of the next turn: mark its end for the prompt cache.
+  const cache = { sharedPrefixMessages: [...(call.cache?.sharedPrefixMessages ?? []), -1] };
+
   let toolTurns = 0;
   let repaired = false;
   for (let turn = 0; turn <= maxToolTurns + 2; turn++) {
@@ -115,7 +118,7 @@ export async function callStructuredWithTools<T>(
           tools,
           tool_choice: toolChoice,
         },
-        call.cache,
+        cache,
       );
     fitBudget(request, elidable, elided, call.tag, opts.budgetTokens);
     const reply = await call.client.create(request(), meta);

@@ -100,6 +100,8 @@ describe('callStructuredWithTools', () => {
     expect(first?.tool_choice).toEqual({ type: 'any' });
     expect(first?.system.at(-1)?.text).toBe('Read pages with read_page.');
     expect(toolResults(second).map((r) => r.content)).toEqual(['a'.repeat(10), 'b'.repeat(10)]);
+    // The conversation so far is cache-marked at its end, so each reading turn re-reads it cheaply.
+    expect(toolResults(second).at(-1)?.cache_control).toEqual({ type: 'ephemeral' });
   });
 
   it('elides the oldest results so that every request stays within the budget', async () => {
