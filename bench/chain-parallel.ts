@@ -99,7 +99,7 @@ async function harness(store: LocalRunStore, url: string): Promise<Harness> {
     return {
       deps: {
         store: metered,
-        model: createChainModel(client, config.models),
+        model: createChainModel(client, config.models, { contextShare: config.context_share }),
         bench,
         upstream: null,
         config,

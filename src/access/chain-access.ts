@@ -95,7 +95,9 @@ export async function openChainAccess(opts: {
   };
   const deps: DriverDeps = {
     store: opts.store,
-    model: createChainModel(access.newClient(ledger), config.models),
+    model: createChainModel(access.newClient(ledger), config.models, {
+      contextShare: config.context_share,
+    }),
     bench,
     upstream: createLocalUpstreamReader({ baseDir: opts.repoRoot }),
     source: localSkillSource(opts.repoRoot),

@@ -14,8 +14,6 @@ export interface SkillSnapshot {
   files: Array<{ path: string; content: string }>;
 }
 
-const MAX_FILE_CHARS = 60_000;
-
 /** improved-skill/ once step 9 has created it, else vendored-skill/. */
 export async function currentSkillCopy(store: RunStore): Promise<SkillSnapshot['copy']> {
   return (await store.exists(`${RUN_FILES.improved}/SKILL.md`))
@@ -23,6 +21,11 @@ export async function currentSkillCopy(store: RunStore): Promise<SkillSnapshot['
     : 'vendored-skill';
 }
 
+/**
+ * Every text file of a skill copy, whole (a role over its context budget pages files in instead,
+ * see skill-context.ts). SKILL.md comes first, then the files in the order SKILL.md first names
+ * them, then the rest by path.
+ */
 export async function readSkill(
   store: RunStore,
   copy?: SkillSnapshot['copy'],
@@ -33,17 +36,22 @@ export async function readSkill(
   for (const full of paths) {
     const bytes = await store.readBytes(full);
     if (bytes === null || bytes.includes(0)) continue; // binary files are not shown to models
-    const text = bytes.toString('utf8');
-    files.push({
-      path: full.slice(which.length + 1),
-      content:
-        text.length > MAX_FILE_CHARS ? `${text.slice(0, MAX_FILE_CHARS)}\n[truncated]` : text,
-    });
+    files.push({ path: full.slice(which.length + 1), content: bytes.toString('utf8') });
   }
-  files.sort((a, b) =>
-    a.path === 'SKILL.md' ? -1 : b.path === 'SKILL.md' ? 1 : a.path.localeCompare(b.path),
-  );
-  return { copy: which, files };
+  return { copy: which, files: orderByReference(files) };
+}
+
+/** SKILL.md first, then files in the order SKILL.md first mentions their path, then by path. */
+export function orderByReference(
+  files: readonly SkillSnapshot['files'][number][],
+): SkillSnapshot['files'] {
+  const main = files.find((f) => f.path === 'SKILL.md')?.content ?? '';
+  const rank = (path: string): number => {
+    if (path === 'SKILL.md') return -1;
+    const at = main.indexOf(path);
+    return at < 0 ? Number.POSITIVE_INFINITY : at;
+  };
+  return [...files].sort((a, b) => rank(a.path) - rank(b.path) || a.path.localeCompare(b.path));
 }
 
 /** Every file of a skill as delimited, sanitized data sections. */

@@ -1,9 +1,20 @@
-import type { TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type { MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { ModelClient } from '../model/client.js';
-import { callStructured } from '../model/structured.js';
+import { contextBudget, estimateRequestTokens } from '../model/context-window.js';
+import { callStructured, toolInputSchema } from '../model/structured.js';
+import { ContextBudgetError, callStructuredWithTools } from '../model/tool-loop.js';
 import { renderPrompt } from '../prompts/render.js';
+import {
+  holdsSkillSections,
+  MAX_READ_CHARS,
+  pagedSkillSections,
+  READ_SKILL_FILE,
+  type SkillAttachment,
+  skillFileReader,
+  swapSkillSections,
+} from './skill-context.js';
 
 /** The subagent roles of CHAIN.md §4 plus the non-convergence reviewer. */
 export const ROLES = [
@@ -29,6 +40,11 @@ const EVALUATORS: ReadonlySet<Role> = new Set(['test-validator', 'validator']);
 export interface RolePrompt {
   shared: string;
   task: string;
+  /**
+   * Skill copies inlined in the prompt (as `skillSections(skill, label)`). When the prompt is over
+   * the role's context budget they are paged: see skill-context.ts.
+   */
+  skills?: readonly SkillAttachment[];
 }
 
 /** Where a role template splits into its shared prefix and its per-call part. */
@@ -61,26 +77,81 @@ export interface ChainModel {
   call<T>(role: Role, prompt: RolePrompt, output: RoleOutput<T>, signal?: AbortSignal): Promise<T>;
 }
 
-export function createChainModel(client: ModelClient, models: Config['models']): ChainModel {
+export interface ChainModelOptions {
+  /** Share of the model's context window one role request may fill (config `context_share`). */
+  contextShare: number;
+}
+
+/** A role prompt as the user message: the shared part cache-marked, then the task. */
+function userMessage(prompt: Pick<RolePrompt, 'shared' | 'task'>): MessageParam {
+  const content: TextBlockParam[] = [
+    { type: 'text', text: prompt.shared, cache_control: { type: 'ephemeral' } },
+  ];
+  if (prompt.task !== '') content.push({ type: 'text', text: prompt.task });
+  return { role: 'user', content };
+}
+
+/**
+ * The least room a paged prompt needs besides its fixed part: the index and whole files take half,
+ * reads the other half, which must hold one longest read (~10k tokens) with room to spare.
+ */
+const MIN_ROOM = 2 * Math.ceil((1.5 * MAX_READ_CHARS) / 3);
+
+export function createChainModel(
+  client: ModelClient,
+  models: Config['models'],
+  options: ChainModelOptions,
+): ChainModel {
   return {
     async call(role, prompt, output, signal) {
       const system = await renderPrompt('subagent-system', {});
-      const content: TextBlockParam[] = [
-        { type: 'text', text: prompt.shared, cache_control: { type: 'ephemeral' } },
-      ];
-      if (prompt.task !== '') content.push({ type: 'text', text: prompt.task });
-      return callStructured({
+      const model = EVALUATORS.has(role) ? models.evaluator : models.optimizer;
+      const call = {
         client,
-        model: EVALUATORS.has(role) ? models.evaluator : models.optimizer,
+        model,
         system,
-        messages: [{ role: 'user', content }],
+        messages: [userMessage(prompt)],
         schema: output.schema,
         toolName: output.toolName,
         toolDescription: output.toolDescription,
         tag: role,
         maxTokens: output.maxTokens ?? 8192,
         ...(signal ? { signal } : {}),
+      };
+      const budget = contextBudget(model, options.contextShare);
+      const outputTool = {
+        name: output.toolName,
+        description: output.toolDescription,
+        input_schema: toolInputSchema(output.schema),
+      };
+      const whole = estimateRequestTokens({ system, tools: [outputTool], messages: call.messages });
+      const skills = prompt.skills ?? [];
+      if (whole <= budget) return callStructured(call);
+      if (skills.length === 0) throw new ContextBudgetError(role, whole, budget);
+      if (!holdsSkillSections([prompt.shared, prompt.task], skills)) {
+        throw new TypeError(`The ${role} prompt does not hold the skill sections it attaches`);
+      }
+
+      const reader = skillFileReader(skills);
+      const instructions = await renderPrompt('read-skill-file', { tool_name: READ_SKILL_FILE });
+      const swap = (view: (a: SkillAttachment) => string) => ({
+        shared: swapSkillSections(prompt.shared, skills, view),
+        task: swapSkillSections(prompt.task, skills, view),
       });
+      const fixed = estimateRequestTokens({
+        system: `${system}\n${instructions}`,
+        tools: [reader.tool, outputTool],
+        messages: [userMessage(swap(() => ''))],
+      });
+      const room = budget - fixed;
+      if (room < MIN_ROOM) throw new ContextBudgetError(role, fixed + MIN_ROOM, budget);
+      // Half the room for whole files up front, half for what the role reads.
+      const perSkill = Math.floor(room / 2 / skills.length);
+      const paged = swap((a) => pagedSkillSections(a, perSkill));
+      return callStructuredWithTools(
+        { ...call, messages: [userMessage(paged)] },
+        { tools: [reader], budgetTokens: budget, instructions },
+      );
     },
   };
 }

@@ -189,6 +189,14 @@ export const configSchema = z
       .describe(
         'Per-model price overrides in USD per million tokens, laid over the built-in table.',
       ),
+    context_share: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        "Share of a model's context window one role request may fill; a skill larger than that is given to the role as an index it pages files in from.",
+      ),
     heldout_share: z
       .number()
       .min(0)

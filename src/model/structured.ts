@@ -79,7 +79,7 @@ export function toolInputSchema(schema: z.ZodType): Tool.InputSchema {
   return json as Tool.InputSchema;
 }
 
-type Outcome<T> =
+export type Outcome<T> =
   | { ok: true; value: T }
   | { ok: false; issues: string[]; toolUse: ToolUseBlock | undefined };
 
@@ -93,7 +93,7 @@ function formatIssues(error: z.ZodError): string[] {
     : lines;
 }
 
-function check<T>(message: Message, toolName: string, schema: z.ZodType<T>): Outcome<T> {
+export function check<T>(message: Message, toolName: string, schema: z.ZodType<T>): Outcome<T> {
   const toolUse = message.content.find(
     (block): block is ToolUseBlock => block.type === 'tool_use' && block.name === toolName,
   );
@@ -111,7 +111,7 @@ function check<T>(message: Message, toolName: string, schema: z.ZodType<T>): Out
 }
 
 /** The assistant's reply as request content (response blocks carry fields requests refuse). */
-function asParam(block: ContentBlock): ContentBlockParam | undefined {
+export function asParam(block: ContentBlock): ContentBlockParam | undefined {
   switch (block.type) {
     case 'text':
       return { type: 'text', text: block.text };
@@ -126,7 +126,7 @@ function asParam(block: ContentBlock): ContentBlockParam | undefined {
   }
 }
 
-async function repairTurns(
+export async function repairTurns(
   message: Message,
   toolName: string,
   failure: Outcome<unknown>,
@@ -149,7 +149,7 @@ async function repairTurns(
   return turns;
 }
 
-async function systemFor<T>(call: StructuredCall<T>, forced: boolean) {
+export async function systemFor<T>(call: StructuredCall<T>, forced: boolean) {
   if (forced) return call.system;
   const instruction: TextBlockParam = {
     type: 'text',

@@ -21,6 +21,8 @@ function errorOf(text: string): InvalidFileError {
 describe('parseConfig', () => {
   it('gives every default for an empty file or one holding only comments', () => {
     expect(parseConfig('', FILE)).toEqual(defaultConfig());
+    expect(defaultConfig().context_share).toBe(0.5);
+    expect(parseConfig('context_share: 0.8', FILE).context_share).toBe(0.8);
     expect(parseConfig('# nothing yet\n', FILE)).toEqual(defaultConfig());
   });
 
@@ -110,6 +112,8 @@ describe('parseConfig', () => {
     ['threshold: 101', '1:12: threshold: must be at most 100'],
     ['threshold: -1', '1:12: threshold: must be at least 0'],
     ['trials: 0', '1:9: trials: must be at least 1'],
+    ['context_share: 0', '1:16: context_share: must be more than 0'],
+    ['context_share: 1.5', '1:16: context_share: must be at most 1'],
     ['budget_usd: 0', '1:13: budget_usd: must be more than 0'],
     ['max_iterations: 0', '1:17: max_iterations: must be at least 1'],
     ['runner: docker', '1:9: runner: expected one of messages, claude-code'],

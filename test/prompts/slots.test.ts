@@ -162,6 +162,7 @@ describe('every template in prompts/', () => {
     expect([...new Set(tokens)].sort()).toEqual([
       'analyst:skill_copy',
       'optimizer:skill_copy',
+      'read-skill-file:tool_name',
       'reviewer:threshold',
       'structured-call-tool:tool_name',
       'structured-repair:tool_name',
@@ -169,6 +170,8 @@ describe('every template in prompts/', () => {
       'test-validator:probe_id',
       'test-writer:functionality_id',
       'test-writer:probe_id',
+      'tool-result-elided:tool_name',
+      'tool-turns-spent:tool_name',
       'validator:skill_copy',
     ]);
   });

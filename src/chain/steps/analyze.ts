@@ -291,7 +291,7 @@ function trialsText(input: AnalysisInput): string {
 }
 
 export async function renderAnalysisPrompt(input: AnalysisInput): Promise<RolePrompt> {
-  return renderRolePrompt('analyst', {
+  const prompt = await renderRolePrompt('analyst', {
     intent: intentSection(input.intent),
     directives: directivesSection(input.directives),
     specs: specsText(input.specs),
@@ -300,6 +300,7 @@ export async function renderAnalysisPrompt(input: AnalysisInput): Promise<RolePr
     skill_copy: input.skill.copy,
     skill: skillSections(input.skill),
   });
+  return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
 export async function askAnalysis(

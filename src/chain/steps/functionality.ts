@@ -63,7 +63,7 @@ export async function gatherFunctionalityInput(
 
 export async function renderFunctionalityPrompt(input: FunctionalityInput): Promise<RolePrompt> {
   const hint = detectWrapper(input.skill);
-  return renderRolePrompt('functionality', {
+  const prompt = await renderRolePrompt('functionality', {
     skill_source: dataSection('skill-source', input.skillSource),
     wrapper_hint: hint.likely
       ? dataSection(
@@ -75,6 +75,7 @@ export async function renderFunctionalityPrompt(input: FunctionalityInput): Prom
     directives: directivesSection(input.directives),
     skill: skillSections(input.skill),
   });
+  return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
 export async function askFunctionality(

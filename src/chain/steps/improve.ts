@@ -88,7 +88,7 @@ export async function renderImprovePrompt(input: ImproveInput): Promise<RoleProm
   const wouldNot = input.weaknesses
     .map((w) => [`${w.id}:`, ...w.wouldNot.map((item) => `- ${item}`)].join('\n'))
     .join('\n\n');
-  return renderRolePrompt('optimizer', {
+  const prompt = await renderRolePrompt('optimizer', {
     intent: intentSection(input.intent),
     directives: directivesSection(input.directives),
     functionality: dataSection(STEPS.functionality.report, input.functionality),
@@ -101,6 +101,7 @@ export async function renderImprovePrompt(input: ImproveInput): Promise<RoleProm
     skill_copy: input.skill.copy,
     skill: skillSections(input.skill),
   });
+  return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
 export async function askImprovement(

@@ -72,7 +72,7 @@ export async function gatherValidateProbeInputs(
 }
 
 export async function renderValidateProbePrompt(input: ValidateProbeInput): Promise<RolePrompt> {
-  return renderRolePrompt('test-validator', {
+  const prompt = await renderRolePrompt('test-validator', {
     functionality: functionalitySection(input.functionality),
     run_intent: intentSection(input.intent),
     skill: skillSections(input.skill),
@@ -83,6 +83,7 @@ export async function renderValidateProbePrompt(input: ValidateProbeInput): Prom
         ? '(the probe folder is empty)'
         : input.probe.files.map((f) => dataSection(`probe/${f.path}`, f.content)).join('\n\n'),
   });
+  return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
 export const CHECKS = [

@@ -15,6 +15,7 @@ import {
   cleanText,
   directivesSection,
   intentSection,
+  orderByReference,
   readFunctionalityReport,
   readIntent,
   readReport,
@@ -80,8 +81,6 @@ export const validateOutput = z
   });
 export type ValidateOutput = z.infer<typeof validateOutput>;
 
-const MAX_FILE_CHARS = 60_000;
-
 /** The proposal's diff, read from 08 without its rationale. */
 async function readProposalDiff(store: RunStore): Promise<{ diff: string; ids: string[] }> {
   const proposal = await requireReport(
@@ -115,13 +114,7 @@ async function collect(store: RunStore, run: Pick<StepRun, 'state' | 'directives
     before: current,
     after: {
       copy: current.copy,
-      files: after.map((file) => ({
-        path: file.path,
-        content:
-          file.content.length > MAX_FILE_CHARS
-            ? `${file.content.slice(0, MAX_FILE_CHARS)}\n[truncated]`
-            : file.content,
-      })),
+      files: orderByReference(after.map(({ path, content }) => ({ path, content }))),
     },
     diff,
     ductTape: ductTapeFindings(diff, literals),
@@ -145,7 +138,7 @@ const ductTapeLine = (f: LiteralFinding) =>
   `- \`${f.literal}\` (${f.kind}) from visible probe ${f.probe}, added at ${f.where.file}:${f.where.line}`;
 
 export async function renderValidatePrompt(input: ValidateInput): Promise<RolePrompt> {
-  return renderRolePrompt('validator', {
+  const prompt = await renderRolePrompt('validator', {
     intent: intentSection(input.intent),
     directives: directivesSection(input.directives),
     functionality: dataSection(STEPS.functionality.report, input.functionality),
@@ -162,6 +155,13 @@ export async function renderValidatePrompt(input: ValidateInput): Promise<RolePr
     before: skillSections(input.before, 'before'),
     after: skillSections(input.after, 'after'),
   });
+  return {
+    ...prompt,
+    skills: [
+      { label: 'before', skill: input.before },
+      { label: 'after', skill: input.after },
+    ],
+  };
 }
 
 export async function askValidation(

@@ -172,7 +172,7 @@ export async function gatherWriteProbeInputs(
 }
 
 export async function renderWriteProbePrompt(input: WriteProbeInput): Promise<RolePrompt> {
-  return renderRolePrompt('test-writer', {
+  const prompt = await renderRolePrompt('test-writer', {
     functionality: functionalitySection(input.functionality),
     run_intent: intentSection(input.intent),
     skill: skillSections(input.skill),
@@ -183,6 +183,7 @@ export async function renderWriteProbePrompt(input: WriteProbeInput): Promise<Ro
     intent: dataSection('probe intent', input.probe.intent),
     probe_directives: directivesSection(input.probeDirectives),
   });
+  return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
 const fileEntry = z.strictObject({
