@@ -188,6 +188,10 @@ export async function renderWriteProbePrompt(input: WriteProbeInput): Promise<Ro
 const fileEntry = z.strictObject({
   path: z.string().max(200).describe('Relative to its folder, "/"-separated'),
   content: z.string().max(100_000),
+  encoding: z
+    .enum(['utf8', 'base64'])
+    .optional()
+    .describe('base64 for a binary file (content is its bytes base64-encoded); text otherwise'),
 });
 
 export const writerOutput = z.strictObject({
