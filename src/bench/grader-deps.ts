@@ -119,7 +119,7 @@ async function checkInstalled(root: string, dependencies: GraderDependencies): P
  */
 export async function prepareGraderDependencies(
   dependencies: GraderDependencies,
-  opts: { cacheDir: string; install?: DependencyInstaller },
+  opts: { cacheDir: string; install?: DependencyInstaller; log?: (line: string) => void },
 ): Promise<string | null> {
   if (Object.keys(dependencies).length === 0) return null;
   const checked = graderDependenciesSchema.safeParse(dependencies);
@@ -131,6 +131,10 @@ export async function prepareGraderDependencies(
   const final = join(opts.cacheDir, cacheKey(dependencies));
   if (await exists(join(final, INSTALLED_MARK))) return final;
 
+  const listed = Object.entries(dependencies)
+    .map(([name, version]) => `${name}@${version}`)
+    .join(', ');
+  opts.log?.(`installing grader dependencies ${listed} into ${final}`);
   await mkdir(opts.cacheDir, { recursive: true });
   const scratch = await mkdtemp(`${final}.partial-`);
   try {

@@ -87,6 +87,7 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const started = now();
   const dependenciesDir = await prepareGraderDependencies(suite.graderDependencies ?? {}, {
     cacheDir: opts.graderDepsCache ?? defaultGraderDepsCache(),
+    log,
     ...(deps.installDependencies === undefined ? {} : { install: deps.installDependencies }),
   });
   const graderOpts = {
