@@ -124,6 +124,8 @@ export interface SuiteSettings {
   trials: number;
   concurrency: number;
   runner: RunnerName;
+  /** Kept from the suite.yml being replaced: a person added them for hand-written graders. */
+  graderDependencies?: Record<string, string>;
 }
 
 /**
@@ -138,6 +140,9 @@ export function renderSuite(probes: readonly string[], settings: SuiteSettings, 
     concurrency: settings.concurrency,
     runner: settings.runner,
     probes: [...probes].sort(),
+    ...(Object.keys(settings.graderDependencies ?? {}).length > 0
+      ? { grader_dependencies: settings.graderDependencies }
+      : {}),
   });
   const { limits: _defaults, ...shown } = data;
   const header = [

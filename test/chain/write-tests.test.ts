@@ -269,6 +269,39 @@ describe('runWriteTests', () => {
   });
 });
 
+describe('step 4 write-tests: a regenerated suite.yml', () => {
+  const handEdited = [
+    'skill: ../vendored-skill',
+    'models: [m-a]',
+    'probes: [add-entry/one]',
+    'grader_dependencies:',
+    '  fflate: 0.8.3',
+    '',
+  ].join('\n');
+
+  it('keeps the grader dependencies a person added', async () => {
+    const store = await seedStore(sandbox.base, { ...specs, 'tests/suite.yml': handEdited });
+    stores.push(store);
+    const { model } = fakeModel({ 'test-writer': writerFor() });
+    await store.commit('step 4', (await runWriteTests(await makeRun(store, { model }))).changes);
+    const suite = await loadSuite(store.absolutePath('tests/suite.yml'));
+    expect(suite.graderDependencies).toEqual({ fflate: '0.8.3' });
+    expect(suite.probes).toHaveLength(5);
+  });
+
+  it('refuses to regenerate over grader dependencies it cannot read, naming the field', async () => {
+    const store = await seedStore(sandbox.base, {
+      ...specs,
+      'tests/suite.yml': handEdited.replace('0.8.3', 'latest'),
+    });
+    stores.push(store);
+    const { model } = fakeModel({ 'test-writer': writerFor() });
+    await expect(runWriteTests(await makeRun(store, { model }))).rejects.toThrow(
+      /tests\/suite\.yml: grader_dependencies\.fflate: expected an exact version/,
+    );
+  });
+});
+
 describe('step 4 write-tests: binary fixtures', () => {
   const bytes = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0x0d, 0x0a, 0x80, 0x7f]);
 
