@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,11 @@ import {
   npmInstaller,
   prepareGraderDependencies,
 } from '../../src/bench/grader-deps.js';
+import { runBench } from '../../src/bench/run-bench.js';
 import { createSandbox, type Sandbox } from '../../src/bench/sandbox/index.js';
+import { loadSuite } from '../../src/bench/suite.js';
+import type { Runner } from '../../src/bench/types.js';
+import { zeroUsage } from '../../src/model/usage.js';
 
 const graderPath = fileURLToPath(
   new URL('../fixtures/graders/deps/uses-dependency.mjs', import.meta.url),
@@ -174,5 +178,80 @@ describe('a grader importing a dependency', () => {
       dependenciesDir,
     });
     expect(outcome.ok ? '' : outcome.error).toMatch(/failed to load: .*nowhere\.mjs/s);
+  });
+});
+
+describe('runBench with grader dependencies', () => {
+  /** A suite of one probe whose grader imports `so-fixture-words`, and an agent answering `word`. */
+  async function benchOnce(word: string, install: DependencyInstaller, log: string[]) {
+    const dir = join(workspace, 'suite');
+    const probe = join(dir, 'words', 'say-it');
+    for (const sub of ['skill', 'words/say-it/workspace', 'words/say-it/smoke/empty']) {
+      await mkdir(join(dir, sub), { recursive: true });
+    }
+    await writeFile(
+      join(dir, 'skill', 'SKILL.md'),
+      '---\nname: words\ndescription: Words.\n---\nSay it.\n',
+    );
+    await writeFile(
+      join(dir, 'suite.yml'),
+      'skill: skill\nmodels: [m]\ntrials: 1\nprobes: [words/say-it]\ngrader_dependencies: { so-fixture-words: 1.0.0 }\n',
+    );
+    await writeFile(join(probe, 'probe.yaml'), 'prompt: Write the word to answer.txt.\n');
+    await copyFile(graderPath, join(probe, 'grader.mjs'));
+    for (const [fixture, text] of [
+      ['good', 'forty-two'],
+      ['bad', 'seven'],
+    ] as const) {
+      await mkdir(join(probe, 'smoke', fixture), { recursive: true });
+      await writeFile(join(probe, 'smoke', fixture, 'answer.txt'), `${text}\n`);
+    }
+    const runner: Runner = {
+      name: 'messages',
+      async runTrial(input) {
+        await writeFile(join(input.workspaceDir, 'answer.txt'), `${word}\n`);
+        return { transcript: [], finalMessage: 'done', usage: zeroUsage(), stopReason: 'end_turn' };
+      },
+    };
+    return runBench(
+      {
+        suite: await loadSuite(join(dir, 'suite.yml')),
+        baseline: false,
+        outRoot: join(workspace, 'out'),
+        graderDepsCache: cacheDir,
+      },
+      {
+        runner,
+        sandbox,
+        costOf: () => 0,
+        log: (line) => log.push(line),
+        installDependencies: install,
+      },
+    );
+  }
+
+  it('installs the set once, smoke-checks and grades with it, and says so', async () => {
+    const { install, calls } = localInstaller({ 'so-fixture-words': 'forty-two' });
+    const log: string[] = [];
+    const first = await benchOnce('forty-two', install, log);
+    expect(first.excluded).toEqual([]);
+    expect(first.records.map((r) => r.status)).toEqual(['pass']);
+    const second = await benchOnce('seven', install, log);
+    expect(second.records.map((r) => [r.status, r.grader?.reasons])).toEqual([
+      ['fail', ['answer.txt says seven, expected forty-two']],
+    ]);
+    expect(calls).toHaveLength(1);
+    const [set] = await readdir(cacheDir);
+    expect(log.filter((l) => l.startsWith('installing grader dependencies'))).toEqual([
+      `installing grader dependencies so-fixture-words@1.0.0 into ${join(cacheDir, set ?? '')}`,
+    ]);
+  });
+
+  it('runs no trial when the set cannot be installed', async () => {
+    const broken: DependencyInstaller = async () => {
+      throw new GraderDependencyError('npm install of the grader dependencies failed: E404');
+    };
+    await expect(benchOnce('forty-two', broken, [])).rejects.toThrow(/E404/);
+    expect(await readdir(workspace)).not.toContain('out');
   });
 });
