@@ -1,4 +1,5 @@
 import { smokeCheck } from '../bench/grader.js';
+import { defaultGraderDepsCache, prepareGraderDependencies } from '../bench/grader-deps.js';
 import { runBench } from '../bench/run-bench.js';
 import type { BubblewrapProbe, Sandbox, SandboxMode } from '../bench/sandbox/index.js';
 import { loadSuite } from '../bench/suite.js';
@@ -91,7 +92,12 @@ export async function openChainAccess(opts: {
         cache_creation_input_tokens: 0,
         cache_read_input_tokens: 0,
       }),
-    smoke: (probe) => smokeCheck(access.sandbox, probe),
+    smoke: async (probe) =>
+      smokeCheck(access.sandbox, probe, {
+        dependenciesDir: await prepareGraderDependencies(probe.graderDependencies, {
+          cacheDir: defaultGraderDepsCache(),
+        }),
+      }),
   };
   const deps: DriverDeps = {
     store: opts.store,

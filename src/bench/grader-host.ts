@@ -4,13 +4,15 @@
  * cannot lose it.
  *
  * Protocol: stdin carries one JSON object `{ graderPath, workspaceDir, transcript, finalMessage,
- * marker }`. The grader's own writes to process.stdout (console.log included) go to stderr, so
+ * marker, dependenciesDir }`. When `dependenciesDir` (a folder holding `node_modules/`) is set, a
+ * bare import the grader's own folder cannot resolve is resolved from there instead. The grader's own writes to process.stdout (console.log included) go to stderr, so
  * stdout holds only the host's last line: `marker` followed by JSON, either
  * `{ "kind": "returned", "value": <what grade returned> }` or
  * `{ "kind": "threw" | "badModule" | "unserializable", "detail": <text> }`.
  * `marker` is random per run, so nothing the workspace contains can forge a result.
  */
 export const GRADER_HOST_SOURCE = String.raw`
+import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const writeResultLine = process.stdout.write.bind(process.stdout);
@@ -28,6 +30,24 @@ const describe = (error) =>
         .filter((line) => !line.includes('[eval'))
         .join('\n')
     : String(error);
+
+// Bare specifiers only: a missing relative file or node: built-in stays the grader's error.
+const DEPENDENCY_HOOKS = [
+  'let fallbackParent;',
+  'export async function initialize(data) { fallbackParent = data.parentURL; }',
+  'export async function resolve(specifier, context, nextResolve) {',
+  '  try { return await nextResolve(specifier, context); } catch (error) {',
+  "    const bare = !/^(?:[./]|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier);",
+  "    if (!bare || error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;",
+  '    return nextResolve(specifier, { ...context, parentURL: fallbackParent });',
+  '  }',
+  '}',
+].join('\n');
+if (typeof input.dependenciesDir === 'string') {
+  register('data:text/javascript,' + encodeURIComponent(DEPENDENCY_HOOKS), {
+    data: { parentURL: pathToFileURL(input.dependenciesDir + '/package.json').href },
+  });
+}
 
 let outcome;
 let grade;

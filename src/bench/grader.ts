@@ -32,6 +32,8 @@ export interface GradeInput {
   workspaceDir: string;
   transcript: TranscriptMessage[];
   finalMessage: string;
+  /** A folder holding `node_modules/` with the suite's grader dependencies (read-only). */
+  dependenciesDir?: string | null;
 }
 
 export type GradeOutcome = { ok: true; result: GraderResult } | { ok: false; error: string };
@@ -86,19 +88,25 @@ export async function runGrader(
   const workspaceDir = await realpath(input.workspaceDir);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_GRADER_TIMEOUT_MS;
   const marker = `@@skill-optimizer-grader-result:${randomUUID()}@@`;
+  const dependenciesDir = input.dependenciesDir ? await realpath(input.dependenciesDir) : null;
   const run = await sandbox.run(
     [sandbox.nodePath, '--input-type=module', '--eval', GRADER_HOST_SOURCE],
     {
       cwd: workspaceDir,
       timeoutMs,
       maxOutputBytes: GRADER_MAX_OUTPUT_BYTES,
-      readOnlyBinds: [dirname(graderPath)],
+      readOnlyBinds: [dirname(graderPath), ...(dependenciesDir === null ? [] : [dependenciesDir])],
+      // For a grader that uses createRequire: import resolution falls back via the host's hook.
+      ...(dependenciesDir === null
+        ? {}
+        : { env: { NODE_PATH: join(dependenciesDir, 'node_modules') } }),
       stdin: JSON.stringify({
         graderPath,
         workspaceDir,
         transcript: input.transcript,
         finalMessage: input.finalMessage,
         marker,
+        ...(dependenciesDir === null ? {} : { dependenciesDir }),
       }),
     },
   );
@@ -146,7 +154,7 @@ const SMOKE_FIXTURES = [
 export async function smokeCheck(
   sandbox: Sandbox,
   probe: { id: string; dir: string; graderPath: string },
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; dependenciesDir?: string | null } = {},
 ): Promise<SmokeReport> {
   if (!(await isKind(probe.graderPath, 'file'))) {
     return { ok: false, reasons: [`${probe.id}: grader ${probe.graderPath} not found`] };
@@ -167,6 +175,7 @@ export async function smokeCheck(
         workspaceDir: copy,
         transcript: [],
         finalMessage: '',
+        dependenciesDir: opts.dependenciesDir ?? null,
       };
       const outcome = await runGrader(sandbox, input, opts);
       if (!outcome.ok) reasons.push(`${label}: ${outcome.error}`);

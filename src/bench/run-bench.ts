@@ -3,6 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
 import { runGrader, type SmokeReport, smokeCheck } from './grader.js';
+import {
+  type DependencyInstaller,
+  defaultGraderDepsCache,
+  prepareGraderDependencies,
+} from './grader-deps.js';
 import { createLimiter, mapBounded } from './pool.js';
 import { createResultsDir, ResultsWriter, writeMeta } from './results.js';
 import type { Sandbox } from './sandbox/index.js';
@@ -31,6 +36,8 @@ export interface BenchDeps {
   now?: () => Date;
   log?: (line: string) => void;
   onProgress?: (p: BenchProgress) => void;
+  /** Installs the suite's grader dependencies; `npm install` when omitted. */
+  installDependencies?: DependencyInstaller;
 }
 
 export interface BenchOptions {
@@ -53,6 +60,8 @@ export interface BenchOptions {
   keepWorkspaces?: boolean;
   /** Per grader run, smoke checks included (default DEFAULT_GRADER_TIMEOUT_MS). */
   graderTimeoutMs?: number;
+  /** Where grader dependency sets are installed and reused (default ~/.cache/skill-optimizer). */
+  graderDepsCache?: string;
   signal?: AbortSignal;
 }
 
@@ -76,7 +85,15 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
   const log = deps.log ?? (() => {});
   const skill = await loadSkill(suite.skillDir);
   const started = now();
-  const graderOpts = opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs };
+  const dependenciesDir = await prepareGraderDependencies(suite.graderDependencies ?? {}, {
+    cacheDir: opts.graderDepsCache ?? defaultGraderDepsCache(),
+    log,
+    ...(deps.installDependencies === undefined ? {} : { install: deps.installDependencies }),
+  });
+  const graderOpts = {
+    dependenciesDir,
+    ...(opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs }),
+  };
 
   const byId = new Map(suite.probes.map((p) => [p.id, p]));
   const planned = opts.keys
@@ -176,7 +193,7 @@ interface TrialContext {
   /** Where final workspaces are kept, one folder per trial; null keeps none. */
   keepDir: string | null;
   deps: BenchDeps;
-  graderOpts: { timeoutMs?: number };
+  graderOpts: { timeoutMs?: number; dependenciesDir: string | null };
   signal: AbortSignal | undefined;
 }
 
@@ -246,6 +263,7 @@ async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Prom
         workspaceDir,
         transcript: out.transcript,
         finalMessage: out.finalMessage,
+        dependenciesDir: ctx.graderOpts.dependenciesDir,
       },
       ctx.graderOpts,
     );

@@ -9,6 +9,7 @@
  *   runner: messages           # messages | claude-code (default messages)
  *   limits: { max_turns: 20, max_output_tokens: 4096, max_total_tokens: 200000, timeout_s: 300 }
  *   probes: [csv-report/sums-column]   # probe folders relative to suite.yml, no `..`, not absolute
+ *   grader_dependencies: { fflate: 0.8.3 }   # optional; npm packages graders may import
  *
  * <probe>/probe.yaml
  *   prompt: "..."              # required
@@ -23,6 +24,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidFileError, PathEscapeError, SkillOptimizerError } from '../errors.js';
+import { graderDependenciesSchema } from './grader-deps.js';
 import type { Probe, ProbeLimits, RunnerName, Suite } from './types.js';
 import { describeIssues, parseYaml, validateParsed } from './yaml-file.js';
 
@@ -94,6 +96,7 @@ export const suiteFileSchema = z.strictObject(
           seen.add(id);
         });
       }),
+    grader_dependencies: graderDependenciesSchema.optional(),
   },
   { error: 'expected a YAML mapping' },
 );
@@ -247,5 +250,6 @@ export async function loadSuite(suitePath: string, overrides: SuiteOverrides = {
     concurrency: checked.data.concurrency ?? file.concurrency,
     runner,
     probes,
+    graderDependencies: file.grader_dependencies ?? {},
   };
 }

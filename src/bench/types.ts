@@ -53,6 +53,8 @@ export interface Suite {
   concurrency: number;
   runner: RunnerName;
   probes: Probe[];
+  /** npm package name → exact version, importable by every grader of the suite. */
+  graderDependencies?: Record<string, string>;
 }
 
 /** One Messages-API-shaped transcript entry. */

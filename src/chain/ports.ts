@@ -37,8 +37,16 @@ export interface BenchPort {
   }>;
   /** A trial's cost before any has been measured (a conservative typical trial). */
   estimateTrialCost(model: string): number;
-  /** The grader smoke check of one probe folder (CHAIN.md §6.3). */
-  smoke(probe: { id: string; dir: string; graderPath: string }): Promise<SmokeReport>;
+  /**
+   * The grader smoke check of one probe folder (CHAIN.md §6.3), with the suite's grader
+   * dependencies (npm name → exact version) importable.
+   */
+  smoke(probe: {
+    id: string;
+    dir: string;
+    graderPath: string;
+    graderDependencies: Record<string, string>;
+  }): Promise<SmokeReport>;
 }
 
 /** What step 2 may read of the upstream repository (read-only). */

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { probeFileSchema, suiteFileSchema } from '../bench/suite.js';
 import type { ProbeLimits, RunnerName } from '../bench/types.js';
+import { SkillOptimizerError } from '../errors.js';
 import type { FileChange } from '../store/port.js';
 import { RUN_FILES } from './catalog.js';
 import { probeDir } from './specs.js';
@@ -15,6 +16,32 @@ import { assertWriteScope } from './write-scope.js';
 export interface ProbeFileEntry {
   path: string;
   content: string;
+  /** `base64`: `content` is the file's bytes base64-encoded (a binary fixture); else UTF-8 text. */
+  encoding?: 'utf8' | 'base64' | undefined;
+}
+
+/** A writer's file cannot be turned into bytes; the step fails and nothing is written. */
+export class InvalidProbeFileError extends SkillOptimizerError {
+  constructor(probe: string, path: string, why: string) {
+    super(
+      `the test writer of probe '${probe}' returned '${path}' with ${why}. Nothing was written.`,
+      {
+        retry: 'skill-optimizer rerun write-tests',
+      },
+    );
+  }
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The bytes (base64) or text of one entry; base64 must be canonical, line breaks aside. */
+function entryContent(probe: string, shown: string, entry: ProbeFileEntry): string | Buffer {
+  if (entry.encoding !== 'base64') return entry.content;
+  const compact = entry.content.replace(/\s+/g, '');
+  if (!BASE64.test(compact)) {
+    throw new InvalidProbeFileError(probe, shown, 'encoding base64 but content that is not base64');
+  }
+  return Buffer.from(compact, 'base64');
 }
 
 /** What a test writer produced for one probe. */
@@ -77,7 +104,10 @@ export function probeFolderChanges(item: ProbeToWrite): FileChange[] {
   const area = (name: string, files: ProbeFileEntry[]): FileChange[] =>
     files.length === 0
       ? [{ path: `${dir}/${name}/${KEEP}`, content: '' }]
-      : files.map((f) => ({ path: `${dir}/${name}/${f.path}`, content: f.content }));
+      : files.map((f) => ({
+          path: `${dir}/${name}/${f.path}`,
+          content: entryContent(id, `${name}/${f.path}`, f),
+        }));
   return [
     { path: dir, delete: true },
     { path: `${dir}/probe.yaml`, content: renderProbeYaml(item) },
@@ -94,6 +124,8 @@ export interface SuiteSettings {
   trials: number;
   concurrency: number;
   runner: RunnerName;
+  /** Kept from the suite.yml being replaced: a person added them for hand-written graders. */
+  graderDependencies?: Record<string, string>;
 }
 
 /**
@@ -108,6 +140,9 @@ export function renderSuite(probes: readonly string[], settings: SuiteSettings, 
     concurrency: settings.concurrency,
     runner: settings.runner,
     probes: [...probes].sort(),
+    ...(Object.keys(settings.graderDependencies ?? {}).length > 0
+      ? { grader_dependencies: settings.graderDependencies }
+      : {}),
   });
   const { limits: _defaults, ...shown } = data;
   const header = [

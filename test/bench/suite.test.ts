@@ -72,8 +72,24 @@ describe('loadSuite', () => {
   it('applies defaults for trials, concurrency and runner', async () => {
     await write('suite.yml', 'skill: skill\nmodels: [m]\nprobes: [probes/sums-column]\n');
     const suite = await loadSuite(suitePath);
-    expect(suite).toMatchObject({ trials: 3, concurrency: 4, runner: 'messages' });
+    expect(suite).toMatchObject({
+      trials: 3,
+      concurrency: 4,
+      runner: 'messages',
+      graderDependencies: {},
+    });
     expect(suite.probes[0]?.limits).toEqual({ ...DEFAULT_LIMITS, max_turns: 5 });
+  });
+
+  it('reads the grader dependencies', async () => {
+    await write(
+      'suite.yml',
+      'skill: skill\nmodels: [m]\nprobes: [probes/sums-column]\ngrader_dependencies:\n  fflate: 0.8.3\n  "@scope/pkg": 1.2.3-beta.1\n',
+    );
+    expect((await loadSuite(suitePath)).graderDependencies).toEqual({
+      fflate: '0.8.3',
+      '@scope/pkg': '1.2.3-beta.1',
+    });
   });
 
   it('lets overrides win over the file', async () => {
@@ -166,6 +182,16 @@ describe('loadSuite', () => {
       "probes[1]: 'probes/sums-column/' is listed twice",
     ],
     ['a list at the top', '- a\n', 'expected a YAML mapping'],
+    [
+      'a grader dependency range',
+      'models: [m]\nprobes: [probes/sums-column]\ngrader_dependencies: { fflate: ^0.8.0 }\n',
+      'grader_dependencies.fflate: expected an exact version such as 4.4.0 (no ranges, tags, URLs or paths) (line 3)',
+    ],
+    [
+      'a grader dependency that is not a package name',
+      'models: [m]\nprobes: [probes/sums-column]\ngrader_dependencies:\n  --registry=x: 1.0.0\n',
+      'grader_dependencies.--registry=x: expected a mapping of npm package name (lower case, optional @scope/) to exact version (line 4)',
+    ],
   ])('names the file and field for %s', async (_name, text, detail) => {
     await write('suite.yml', text);
     const error = await failure(loadSuite(suitePath, { skillDir: root }));

@@ -64,7 +64,7 @@ export function fakeModel(
 
 /** A bench whose smoke check answers from a table (default: ok) and records each request. */
 export function fakeBench(results: Record<string, SmokeReport> = {}) {
-  const smokes: Array<{ id: string; dir: string; graderPath: string }> = [];
+  const smokes: Array<Parameters<BenchPort['smoke']>[0]> = [];
   const bench: BenchPort = {
     async run() {
       throw new Error('fake bench: run is not part of these steps');

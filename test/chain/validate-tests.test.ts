@@ -104,6 +104,7 @@ describe('runValidateTests', () => {
     for (const s of smokes) {
       expect(s.dir).toBe(store.absolutePath(`tests/${s.id}`));
       expect(s.graderPath).toBe(store.absolutePath(`tests/${s.id}/grader.mjs`));
+      expect(s.graderDependencies).toEqual({});
       await access(s.graderPath);
     }
 
@@ -178,6 +179,24 @@ describe('runValidateTests', () => {
     const { model, stats } = fakeModel({ 'test-validator': () => approve }, { holdFor: 2 });
     await runValidateTests(await makeRun(store, { model, config: { concurrency: 4 } }));
     expect(stats.maxInFlight).toBe(2);
+  });
+
+  it("smoke-checks with the suite's grader dependencies, so hand-written graders can import them", async () => {
+    const original = (await store.read('tests/suite.yml')) ?? '';
+    await store.commit('deps', [
+      { path: 'tests/suite.yml', content: `${original}grader_dependencies: { fflate: 0.8.3 }\n` },
+    ]);
+    try {
+      const { model } = validator({ [FIXED]: approve, [CUT]: approve });
+      const { bench, smokes } = fakeBench();
+      await runValidateTests(await makeRun(store, { model, bench }));
+      expect(smokes.map((s) => s.graderDependencies)).toEqual([
+        { fflate: '0.8.3' },
+        { fflate: '0.8.3' },
+      ]);
+    } finally {
+      await store.commit('restore', [{ path: 'tests/suite.yml', content: original }]);
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadSuite } from '../../src/bench/suite.js';
 import { StepRefusedError } from '../../src/chain/ports.js';
+import { InvalidProbeFileError } from '../../src/chain/probe-files.js';
 import {
   buildPlan,
   gatherWriteProbeInputs,
@@ -265,6 +266,85 @@ describe('runWriteTests', () => {
     expect(await store.head()).toBe(head);
     expect(await store.exists('tests/add-entry/one')).toBe(false);
     expect(await store.exists('tests/suite.yml')).toBe(false);
+  });
+});
+
+describe('step 4 write-tests: a regenerated suite.yml', () => {
+  const handEdited = [
+    'skill: ../vendored-skill',
+    'models: [m-a]',
+    'probes: [add-entry/one]',
+    'grader_dependencies:',
+    '  fflate: 0.8.3',
+    '',
+  ].join('\n');
+
+  it('keeps the grader dependencies a person added', async () => {
+    const store = await seedStore(sandbox.base, { ...specs, 'tests/suite.yml': handEdited });
+    stores.push(store);
+    const { model } = fakeModel({ 'test-writer': writerFor() });
+    await store.commit('step 4', (await runWriteTests(await makeRun(store, { model }))).changes);
+    const suite = await loadSuite(store.absolutePath('tests/suite.yml'));
+    expect(suite.graderDependencies).toEqual({ fflate: '0.8.3' });
+    expect(suite.probes).toHaveLength(5);
+  });
+
+  it('refuses to regenerate over grader dependencies it cannot read, naming the field', async () => {
+    const store = await seedStore(sandbox.base, {
+      ...specs,
+      'tests/suite.yml': handEdited.replace('0.8.3', 'latest'),
+    });
+    stores.push(store);
+    const { model } = fakeModel({ 'test-writer': writerFor() });
+    await expect(runWriteTests(await makeRun(store, { model }))).rejects.toThrow(
+      /tests\/suite\.yml: grader_dependencies\.fflate: expected an exact version/,
+    );
+  });
+});
+
+describe('step 4 write-tests: binary fixtures', () => {
+  const bytes = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0xff, 0x0d, 0x0a, 0x80, 0x7f]);
+
+  it('writes a base64 file byte for byte and a text file as text', async () => {
+    const store = await seedStore(sandbox.base, specs);
+    stores.push(store);
+    const b64 = bytes.toString('base64');
+    const { model } = fakeModel({
+      'test-writer': writerFor(() => ({
+        workspace_files: [
+          // Line breaks inside base64 are how many encoders wrap it; they carry no bytes.
+          {
+            path: 'in/book.xlsx',
+            content: `${b64.slice(0, 4)}\n${b64.slice(4)}`,
+            encoding: 'base64',
+          },
+          { path: 'notes.txt', content: 'UEsDBA==', encoding: 'utf8' },
+        ],
+      })),
+    });
+    const outcome = await runWriteTests(await makeRun(store, { model }));
+    await store.commit('step 4', outcome.changes);
+    expect(await store.readBytes('tests/add-entry/one/workspace/in/book.xlsx')).toEqual(bytes);
+    expect(await store.read('tests/add-entry/one/workspace/notes.txt')).toBe('UEsDBA==');
+  });
+
+  it('refuses base64 that is not base64, naming probe and file, and writes nothing', async () => {
+    const store = await seedStore(sandbox.base, specs);
+    stores.push(store);
+    const head = await store.head();
+    const { model } = fakeModel({
+      'test-writer': writerFor(() => ({
+        smoke_good: [{ path: 'book.xlsx', content: 'not base64!', encoding: 'base64' }],
+      })),
+    });
+    const error = await runWriteTests(
+      await makeRun(store, { model, config: { concurrency: 1 } }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidProbeFileError);
+    expect((error as Error).message).toBe(
+      "the test writer of probe 'add-entry/one' returned 'smoke/good/book.xlsx' with encoding base64 but content that is not base64. Nothing was written.",
+    );
+    expect(await store.head()).toBe(head);
   });
 });
 

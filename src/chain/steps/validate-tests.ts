@@ -31,13 +31,18 @@ import { functionalitySection, readFolderTexts, readFunctionalityReport } from '
  * approved when both pass; each rejection becomes a directive for step 4.
  */
 
-/** The probe ids listed in tests/suite.yml. */
-export async function readSuiteProbes(store: RunStore): Promise<string[]> {
+/** tests/suite.yml as step 5 needs it: the probe ids and the graders' dependencies. */
+export async function readSuiteFile(
+  store: RunStore,
+): Promise<{ probes: string[]; graderDependencies: Record<string, string> }> {
   const file = `${store.runDir}/${RUN_FILES.suite}`;
   const text = await store.read(RUN_FILES.suite);
   if (text === null) throw new InvalidFileError(file, 'missing; run step write-tests first');
   const suite = validateParsed(suiteFileSchema, parseYaml(text, file), file);
-  return suite.probes.map((p) => p.replace(/\/+$/, ''));
+  return {
+    probes: suite.probes.map((p) => p.replace(/\/+$/, '')),
+    graderDependencies: suite.grader_dependencies ?? {},
+  };
 }
 
 /** Everything one validator may see: no field for other probes, specs or prior verdicts. */
@@ -205,7 +210,7 @@ export function applyVerdictsToState(state: ChainState, verdicts: ProbeVerdict[]
 /** Step 5 (fresh): smoke-check and review every probe of the suite in parallel. */
 export async function runValidateTests(run: StepRun): Promise<StepOutcome> {
   const { store, bench, model, config } = run.deps;
-  const ids = await readSuiteProbes(store);
+  const { probes: ids, graderDependencies } = await readSuiteFile(store);
   const inputs = await gatherValidateProbeInputs(store, ids, run.directives);
   const verdicts = await mapBounded(inputs, config.concurrency, async (input) => {
     const dir = probeDir(input.probe.id);
@@ -213,6 +218,7 @@ export async function runValidateTests(run: StepRun): Promise<StepOutcome> {
       id: input.probe.id,
       dir: store.absolutePath(dir),
       graderPath: store.absolutePath(`${dir}/grader.mjs`),
+      graderDependencies,
     });
     return judgeProbe(input.probe.id, smoke, await askValidator(model, input, run.signal));
   });

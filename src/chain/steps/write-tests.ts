@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { graderDependenciesSchema } from '../../bench/grader-deps.js';
 import { mapBounded } from '../../bench/pool.js';
 import { limitsSchema } from '../../bench/suite.js';
+import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
@@ -189,6 +191,10 @@ export async function renderWriteProbePrompt(input: WriteProbeInput): Promise<Ro
 const fileEntry = z.strictObject({
   path: z.string().max(200).describe('Relative to its folder, "/"-separated'),
   content: z.string().max(100_000),
+  encoding: z
+    .enum(['utf8', 'base64'])
+    .optional()
+    .describe('base64 for a binary file (content is its bytes base64-encoded); text otherwise'),
 });
 
 export const writerOutput = z.strictObject({
@@ -220,6 +226,24 @@ export async function askWriter(
   );
 }
 
+const keptSuiteFields = z.looseObject({
+  grader_dependencies: graderDependenciesSchema.optional(),
+});
+
+/**
+ * The `grader_dependencies` of the suite.yml about to be regenerated: only a person adds them
+ * (for graders they wrote by hand), and regenerating must not drop them. The rest of the old
+ * file is not read.
+ */
+async function keptGraderDependencies(store: RunStore): Promise<Record<string, string>> {
+  const text = await store.read(RUN_FILES.suite);
+  if (text === null) return {};
+  const file = `${store.runDir}/${RUN_FILES.suite}`;
+  const parsed = parseYaml(text, file);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+  return validateParsed(keptSuiteFields, parsed, file).grader_dependencies ?? {};
+}
+
 /** Step 4 (maintenance): write the planned probe folders and regenerate tests/suite.yml. */
 export async function runWriteTests(run: StepRun): Promise<StepOutcome> {
   const { store, model, config } = run.deps;
@@ -246,6 +270,7 @@ export async function runWriteTests(run: StepRun): Promise<StepOutcome> {
       trials: config.trials,
       concurrency: config.concurrency,
       runner: config.runner,
+      graderDependencies: await keptGraderDependencies(store),
     },
     run.head,
   );
