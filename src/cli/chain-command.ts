@@ -19,6 +19,7 @@ import { zeroUsage } from '../model/usage.js';
 import { runGit } from '../store/git.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import { repoRoot } from '../store/repo.js';
+import { benchProgressOutput } from './bench-progress-line.js';
 import type { CliIO } from './io.js';
 
 export interface ChainCliOptions {
@@ -252,15 +253,21 @@ async function drive(
   actor: string,
 ): Promise<number> {
   const access = await openAccessLoud(io, store, root, config, opts);
+  const benchProgress = benchProgressOutput(io);
   let result: DriverResult;
   try {
     result = await advance(access.deps, {
       autopilot: opts.autopilot === true,
       actor,
       resumeCommand: `skill-optimizer run ${skillPath}`,
-      onProgress: (line) => io.stdout.write(`  ${line}\n`),
+      onProgress: (line) => {
+        benchProgress.interrupt();
+        io.stdout.write(`  ${line}\n`);
+      },
+      onBenchProgress: (progress) => benchProgress.update(progress),
     });
   } finally {
+    benchProgress.interrupt();
     await access.close();
   }
   const where = join(store.worktreeDir, store.runDir);
