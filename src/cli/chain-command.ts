@@ -20,7 +20,11 @@ import { runGit } from '../store/git.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import { repoRoot } from '../store/repo.js';
 import { benchProgressOutput } from './bench-progress-line.js';
+import { preflightPasses } from './doctor-command.js';
 import type { CliIO } from './io.js';
+
+/** The exit code of a command that leaves the run stopped short of success (1: an error). */
+export const STOPPED_EXIT_CODE = 2;
 
 export interface ChainCliOptions {
   skill?: string;
@@ -40,7 +44,15 @@ export async function runCommand(
 ): Promise<number> {
   const root = await repoRoot(io.cwd);
   const config = withPreset(await loadConfig(root), opts.preset);
-  sandboxModeOf(opts, config);
+  const sandboxMode = sandboxModeOf(opts, config);
+  const ready = await preflightPasses(io, {
+    cwd: io.cwd,
+    config,
+    sandboxMode,
+    skillDir,
+    ...(opts.scripted !== undefined ? { scripted: opts.scripted } : {}),
+  });
+  if (!ready) return 1;
   const actor = await whoAmI(root, io);
   const opened = await openRun({
     cwd: io.cwd,
@@ -282,7 +294,8 @@ async function drive(
       io.stdout.write(
         `run ${result.status}: ${result.message}\nbranch: ${store.branch}\nreport: ${join(where, 'report.md')}\n`,
       );
-      return 0;
+      // A run that stopped short of its goal (budget, error budget, invalid bench...) is no success.
+      return result.status === 'done' ? 0 : STOPPED_EXIT_CODE;
   }
 }
 
