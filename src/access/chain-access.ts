@@ -73,7 +73,9 @@ export async function openChainAccess(opts: {
           sandbox: access.sandbox,
           costOf: access.costOf,
           log: opts.log,
-          ...(request.onTrial ? { onProgress: (p) => request.onTrial?.(p.last) } : {}),
+          ...(request.onTrial
+            ? { onProgress: (p) => request.onTrial?.(p.last, { done: p.done, total: p.total }) }
+            : {}),
         },
       );
       return {

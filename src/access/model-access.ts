@@ -29,7 +29,17 @@ export interface ModelAccess {
   close(): Promise<void>;
 }
 
-const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+/**
+ * A real key in this process (used, or merely set), or anything on a GitHub runner (tokens in
+ * the environment): a plain process could read them from /proc/<pid>/environ.
+ */
+export function secretInReach(env: NodeJS.ProcessEnv, scriptedPath: string | undefined): boolean {
+  return (
+    scriptedPath === undefined || Boolean(env.ANTHROPIC_API_KEY) || env.GITHUB_ACTIONS === 'true'
+  );
+}
 
 /**
  * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
@@ -83,14 +93,8 @@ export async function openModelAccess(opts: {
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
     }
 
-    // A real key in this process (used, or merely set), or anything on a GitHub runner (tokens in
-    // the environment): a plain process could read them from /proc/<pid>/environ.
-    const secretInReach =
-      opts.scriptedPath === undefined ||
-      Boolean(opts.env.ANTHROPIC_API_KEY) ||
-      opts.env.GITHUB_ACTIONS === 'true';
     const sandbox = await createSandbox(opts.sandboxMode, {
-      secretInReach,
+      secretInReach: secretInReach(opts.env, opts.scriptedPath),
       ...(opts.probeBubblewrap ? { probe: opts.probeBubblewrap } : {}),
     });
     const ledger = new CostLedger();

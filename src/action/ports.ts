@@ -1,5 +1,6 @@
 import type { ChainAccess } from '../access/chain-access.js';
 import type { ModelAccess } from '../access/model-access.js';
+import type { PreflightCheck } from '../access/preflight.js';
 import type { SandboxMode } from '../bench/sandbox/index.js';
 import type { RunnerName } from '../bench/types.js';
 import type { Permission } from '../config/access.js';
@@ -91,6 +92,8 @@ export interface ActionDeps {
   openAccess: OpenAccess;
   /** Opens the draft PR of a finished run's improvement (CHAIN.md §5 "Publishing"). */
   publisher: Publisher;
+  /** What a run needs, checked before anything is written (access/preflight.ts). */
+  preflight: (config: Config) => Promise<PreflightCheck[]>;
   /** Runner, sandbox and pricing for a bench shard. */
   openModel: (runner: RunnerName, sandboxMode: SandboxMode) => Promise<ModelAccess>;
   log: ActionLog;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as core from '@actions/core';
 import { openChainAccess } from '../access/chain-access.js';
 import { openModelAccess } from '../access/model-access.js';
+import { runPreflight } from '../access/preflight.js';
 import { type BubblewrapProbe, probeBubblewrap, type SandboxMode } from '../bench/sandbox/index.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
@@ -147,6 +148,23 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
       // On GitHub, step 2 reads the upstream repository through the API, not the checkout.
       const upstream = actionUpstreamReader(client, opts.store, context);
       return { ...access, deps: { ...access.deps, upstream } };
+    },
+    async preflight(config) {
+      try {
+        await sandboxReady(config.sandbox);
+      } catch (error) {
+        if (!(error instanceof SkillOptimizerError)) throw error;
+        return [{ name: 'sandbox', ok: false, detail: error.message }];
+      }
+      return runPreflight({
+        env: modelEnv,
+        cwd: context.workspace,
+        config,
+        sandboxMode: config.sandbox,
+        scriptedPath: undefined,
+        ...injectedProbe,
+        missingKeyHint: MISSING_KEY,
+      });
     },
     publisher: githubPublisher(client, options.publish ?? {}),
     async openModel(runner, sandboxMode) {

@@ -1,5 +1,6 @@
 import { weakIsolationNotice } from '../bench/sandbox/index.js';
 import { hasAnswered } from '../chain/answered.js';
+import { benchProgressLine } from '../chain/bench-progress.js';
 import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
 import type { DriverDeps } from '../chain/ports.js';
@@ -112,6 +113,11 @@ export async function drive(
       onProgress: (line) => {
         s.deps.log.info(`${run.slug}: ${line}`);
         tracker.progress(line);
+      },
+      onBenchProgress: (progress) => {
+        if (tracker.benchProgress(progress)) {
+          s.deps.log.info(`${run.slug}: ${benchProgressLine(progress)}`);
+        }
       },
     });
   } finally {

@@ -3,6 +3,7 @@ import type { GitHubRun } from './open-run.js';
 import { slugAt, startGitHubRun } from './open-run.js';
 import type { ActionOutcome, PullRequestInfo } from './ports.js';
 import { detectPullRequestSkills, fetchPullHead } from './pr-skills.js';
+import { preflightRefusal } from './preflight.js';
 import {
   alreadyAnsweredOutcome,
   answeredAlready,
@@ -65,6 +66,9 @@ export async function startRuns(
     if (!(await answeredAlready(s, { slug, branch }))) unanswered.push(skillPath);
   }
   if (unanswered.length === 0) return alreadyAnsweredOutcome(s);
+  // Before anything is written: no check run, branch, commit or chain PR for a run that cannot go.
+  const unready = await preflightRefusal(s);
+  if (unready) return unready;
   return withCheckRun(s, pr, async () => {
     const reports: RunReport[] = [];
     for (const skillPath of unanswered) {

@@ -1,3 +1,4 @@
+import { type BenchProgress, benchProgressLine } from '../chain/bench-progress.js';
 import { STEP_IDS, type StepId } from '../chain/catalog.js';
 import { loadState } from '../chain/driver.js';
 import type { ChainState } from '../chain/state.js';
@@ -5,6 +6,9 @@ import { renderTracker } from '../routing/tracker.js';
 import { runGit } from '../store/git.js';
 import type { GitHubRun } from './open-run.js';
 import type { ActionGitHub } from './ports.js';
+
+/** The shortest time between two progress edits of the chain PR while a step runs. */
+export const TRACKER_PROGRESS_EVERY_MS = 60_000;
 
 /**
  * Keeps the chain PR body (the live tracker) in step with the run: one edited body, never a
@@ -18,11 +22,15 @@ export class TrackerSync {
   publication: string | null = null;
   /** The body the chain PR is known to have; an identical update is not sent again. */
   private sent: string | null = null;
+  /** The running step's progress shown on its line; when it was last sent (ms). */
+  private detail: string | null = null;
+  private detailSentAt: number | null = null;
 
   constructor(
     private readonly github: ActionGitHub,
     private readonly run: GitHubRun,
     private readonly who: { skillPr: number; triggeredBy: string },
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** The body for the run's current state (pinned to the branch head when a gate is open). */
@@ -34,6 +42,7 @@ export class TrackerSync {
       pinnedSha: current.open_gate === null ? null : await this.run.store.head(),
       results: await stepResults(this.run),
       running: this.running,
+      runningDetail: this.running === null ? null : this.detail,
     });
     return this.publication === null ? body : `${body}\n${this.publication}`;
   }
@@ -62,9 +71,27 @@ export class TrackerSync {
     }
   }
 
+  /**
+   * Called with each of step 6's trials: the step's line shows the progress, and the chain PR is
+   * edited at most once per TRACKER_PROGRESS_EVERY_MS (GitHub rate limits, notification noise).
+   * Returns whether this update was sent.
+   */
+  benchProgress(progress: BenchProgress): boolean {
+    this.detail = benchProgressLine(progress).replace(/^06 bench: /, '');
+    const at = this.now();
+    if (this.detailSentAt !== null && at - this.detailSentAt < TRACKER_PROGRESS_EVERY_MS) {
+      return false;
+    }
+    this.detailSentAt = at;
+    this.schedule();
+    return true;
+  }
+
   /** Called after every pushed commit. */
   pushed(): Promise<void> {
     this.running = null;
+    this.detail = null;
+    this.detailSentAt = null;
     this.schedule();
     return this.flush();
   }

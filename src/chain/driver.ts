@@ -3,6 +3,7 @@ import { BudgetExceededError, SkillOptimizerError } from '../errors.js';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
 import { StaleBranchError } from '../store/errors.js';
 import type { FileChange } from '../store/port.js';
+import type { BenchProgress } from './bench-progress.js';
 import { budgetedModel } from './budget.js';
 import { operatorCommit, STEPS, type StepId, stepCommit } from './catalog.js';
 import { GateAnswerError, gateEffect, gateSpecs, openGate } from './gates.js';
@@ -57,6 +58,8 @@ export interface DriverOptions {
   signal?: AbortSignal;
   /** Called after every commit with a one-line description. */
   onProgress?: (line: string) => void;
+  /** Called as each of step 6's trials finishes. */
+  onBenchProgress?: (progress: BenchProgress) => void;
 }
 
 export interface DriverResult {
@@ -187,6 +190,7 @@ async function runStep(
       intent: await readIntent(store),
       head: await store.head(),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onBenchProgress ? { onBenchProgress: opts.onBenchProgress } : {}),
     });
     let next: ChainState = {
       ...state,

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
 import type { Usage } from '../model/usage.js';
 import type { FileChange, RunStore } from '../store/port.js';
+import type { BenchProgress, TrialCount } from './bench-progress.js';
 import type { ChainModel } from './model.js';
 import type { ChainState } from './state.js';
 
@@ -24,8 +25,8 @@ export interface BenchPort {
     keys?: readonly TrialKey[];
     /** Asked before each trial starts; false: the budget would be exceeded, do not start it. */
     reserve?: (model: string) => boolean;
-    /** Called as each trial finishes. */
-    onTrial?: (record: TrialRecord) => void;
+    /** Called as each trial finishes, with this call's trials settled so far out of its total. */
+    onTrial?: (record: TrialRecord, count: TrialCount) => void;
     signal?: AbortSignal;
   }): Promise<{
     dir: string;
@@ -100,6 +101,8 @@ export interface StepRun {
   /** The work branch head the step started from; stamped into its report. */
   head: string;
   signal?: AbortSignal;
+  /** Step 6 reports its trials as they finish. */
+  onBenchProgress?: (progress: BenchProgress) => void;
 }
 
 export interface StepOutcome {

@@ -55,27 +55,9 @@ export function runSlug(name: string): string {
  * with uncommitted changes, and a second run of the same skill while one holds the lock.
  */
 export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
-  const root = await repoRoot(opts.cwd);
-  const skillAbs = resolve(opts.cwd, opts.skillDir);
-  const rel = relative(root, skillAbs);
-  if (rel.startsWith('..') || isAbsolute(rel)) {
-    throw new StartRunError(`${opts.skillDir} is outside the git repository at ${root}`);
-  }
-  if (!existsSync(join(skillAbs, 'SKILL.md'))) {
-    throw new StartRunError(
-      `${rel.split(sep).join('/') || '.'}: no SKILL.md in this folder; point at a skill folder (the one that holds SKILL.md)`,
-    );
-  }
-  // The lexical check above cannot see symlinks: vendor only what really lies in the repository.
-  const { abs: skillReal, path: skillPath } = await confinedFolder(root, skillAbs);
-  const skill = await loadSkill(skillReal);
-  if (await isPathDirty(root, skillPath)) {
-    throw new StartRunError(
-      `${skillPath} has uncommitted changes; commit or stash them first — a run optimises the committed skill`,
-    );
-  }
+  const { root, skillReal, skillPath, skillName } = await checkSkillFolder(opts.cwd, opts.skillDir);
   const sourceCommit = await requireHeadCommit(root);
-  const slug = runSlug(skill.name);
+  const slug = runSlug(skillName);
   const store = await openLocalRun({
     repoDir: root,
     slug,
@@ -99,8 +81,9 @@ export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
       return { store, repoRoot: root, skillPath, created: true };
     }
     const changes: FileChange[] = [];
-    if (opts.intent?.trim()) {
-      const current = (await store.read(RUN_FILES.intent)) ?? '';
+    const current = (await store.read(RUN_FILES.intent)) ?? '';
+    // Re-running the same command resumes: the intent it repeats is already the latest entry.
+    if (opts.intent?.trim() && latestIntent(current) !== opts.intent.trim()) {
       changes.push({
         path: RUN_FILES.intent,
         content: intentEntry(current, opts.intent, opts.actor, at),
@@ -118,6 +101,36 @@ export async function openRun(opts: OpenRunOptions): Promise<OpenedRun> {
   }
 }
 
+/**
+ * What a run needs of the folder it is pointed at, checked without writing anything: inside the
+ * repository, holding SKILL.md with valid frontmatter, no uncommitted changes.
+ */
+export async function checkSkillFolder(
+  cwd: string,
+  skillDir: string,
+): Promise<{ root: string; skillReal: string; skillPath: string; skillName: string }> {
+  const root = await repoRoot(cwd);
+  const skillAbs = resolve(cwd, skillDir);
+  const rel = relative(root, skillAbs);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new StartRunError(`${skillDir} is outside the git repository at ${root}`);
+  }
+  if (!existsSync(join(skillAbs, 'SKILL.md'))) {
+    throw new StartRunError(
+      `${rel.split(sep).join('/') || '.'}: no SKILL.md in this folder; point at a skill folder (the one that holds SKILL.md)`,
+    );
+  }
+  // The lexical check above cannot see symlinks: vendor only what really lies in the repository.
+  const { abs: skillReal, path: skillPath } = await confinedFolder(root, skillAbs);
+  const skill = await loadSkill(skillReal);
+  if (await isPathDirty(root, skillPath)) {
+    throw new StartRunError(
+      `${skillPath} has uncommitted changes; commit or stash them first — a run optimises the committed skill`,
+    );
+  }
+  return { root, skillReal, skillPath, skillName: skill.name };
+}
+
 /** intent.md is append-only: each entry says who asked for what, and when. */
 export function intentEntry(
   current: string,
@@ -133,6 +146,12 @@ export function intentEntry(
     ? text.trim()
     : '(no intent given: optimise the skill for what it says it does)';
   return `${head}\n\n## ${at} — ${actor}\n\n${body}\n`;
+}
+
+/** The text of intent.md's newest entry (empty when it has none). */
+export function latestIntent(current: string): string {
+  const entries = current.split(/^## \d{4}-\d\d-\d\dT\S+ — .*$/m);
+  return entries.length < 2 ? '' : (entries.at(-1) ?? '').trim();
 }
 
 /** Reads skill folders from the user's repository (for re-vendoring a wrapper's target). */

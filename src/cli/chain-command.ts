@@ -19,7 +19,12 @@ import { zeroUsage } from '../model/usage.js';
 import { runGit } from '../store/git.js';
 import { type LocalRunStore, openLocalRun } from '../store/local.js';
 import { repoRoot } from '../store/repo.js';
+import { benchProgressOutput } from './bench-progress-line.js';
+import { preflightPasses } from './doctor-command.js';
 import type { CliIO } from './io.js';
+
+/** The exit code of a command that leaves the run stopped short of success (1: an error). */
+export const STOPPED_EXIT_CODE = 2;
 
 export interface ChainCliOptions {
   skill?: string;
@@ -39,7 +44,15 @@ export async function runCommand(
 ): Promise<number> {
   const root = await repoRoot(io.cwd);
   const config = withPreset(await loadConfig(root), opts.preset);
-  sandboxModeOf(opts, config);
+  const sandboxMode = sandboxModeOf(opts, config);
+  const ready = await preflightPasses(io, {
+    cwd: io.cwd,
+    config,
+    sandboxMode,
+    skillDir,
+    ...(opts.scripted !== undefined ? { scripted: opts.scripted } : {}),
+  });
+  if (!ready) return 1;
   const actor = await whoAmI(root, io);
   const opened = await openRun({
     cwd: io.cwd,
@@ -252,15 +265,21 @@ async function drive(
   actor: string,
 ): Promise<number> {
   const access = await openAccessLoud(io, store, root, config, opts);
+  const benchProgress = benchProgressOutput(io);
   let result: DriverResult;
   try {
     result = await advance(access.deps, {
       autopilot: opts.autopilot === true,
       actor,
       resumeCommand: `skill-optimizer run ${skillPath}`,
-      onProgress: (line) => io.stdout.write(`  ${line}\n`),
+      onProgress: (line) => {
+        benchProgress.interrupt();
+        io.stdout.write(`  ${line}\n`);
+      },
+      onBenchProgress: (progress) => benchProgress.update(progress),
     });
   } finally {
+    benchProgress.interrupt();
     await access.close();
   }
   const where = join(store.worktreeDir, store.runDir);
@@ -275,7 +294,8 @@ async function drive(
       io.stdout.write(
         `run ${result.status}: ${result.message}\nbranch: ${store.branch}\nreport: ${join(where, 'report.md')}\n`,
       );
-      return 0;
+      // A run that stopped short of its goal (budget, error budget, invalid bench...) is no success.
+      return result.status === 'done' ? 0 : STOPPED_EXIT_CODE;
   }
 }
 

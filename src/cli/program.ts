@@ -10,6 +10,7 @@ import {
   statusCommand,
   stopCommand,
 } from './chain-command.js';
+import { doctorCommand } from './doctor-command.js';
 import { type CliIO, redactingIO } from './io.js';
 
 function positiveInt(value: string): number {
@@ -92,6 +93,16 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   ).action(async (skillDir: string, opts) => {
     exit(await runCommand(skillDir, { ...opts, autopilot: opts.autopilot || opts.yes }, io));
   });
+
+  program
+    .command('doctor')
+    .description('Check what a run needs (git, config, skill, model key, sandbox) without writing')
+    .argument('[skill-dir]', 'also check this skill folder')
+    .option('--scripted <script>', 'check the local scripted model instead of ANTHROPIC_API_KEY')
+    .option('--sandbox <mode>', 'auto | bubblewrap | process (overrides the config)')
+    .action(async (skillDir: string | undefined, opts) => {
+      exit(await doctorCommand(skillDir, opts, io));
+    });
 
   program
     .command('status')

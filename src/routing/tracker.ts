@@ -63,6 +63,8 @@ export interface TrackerExtra {
   results: Partial<Record<StepId, string>>;
   /** The step the current job is running, if any. */
   running: StepId | null;
+  /** How far the running step has got (step 6: trials done of total, passes, cost). */
+  runningDetail?: string | null;
 }
 
 export function stepLines(chain: ChainState, extra: TrackerExtra): StepLine[] {
@@ -71,7 +73,9 @@ export function stepLines(chain: ChainState, extra: TrackerExtra): StepLine[] {
     if (gate !== null && gate.step === step) {
       return { step, status: 'gate', detail: `gate ${gate.id}: ${gate.question}` };
     }
-    if (extra.running === step) return { step, status: 'running', detail: null };
+    if (extra.running === step) {
+      return { step, status: 'running', detail: extra.runningDetail ?? null };
+    }
     if (chain.last_error !== null && chain.last_error.step === step) {
       return { step, status: 'failed', detail: chain.last_error.message };
     }

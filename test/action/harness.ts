@@ -145,7 +145,20 @@ export class Wire {
 }
 
 export function api(): nock.Scope {
+  acceptKey();
   return nock(API);
+}
+
+/**
+ * The Anthropic API answering the preflight's key check (a free token count) with API_KEY
+ * accepted; tests with the scripted server as ANTHROPIC_BASE_URL never reach it.
+ */
+export function acceptKey(): nock.Scope {
+  return nock('https://api.anthropic.com', { reqheaders: { authorization: `Bearer ${API_KEY}` } })
+    .post('/v1/messages/count_tokens')
+    .optionally()
+    .reply(200, { input_tokens: 3 })
+    .persist();
 }
 
 export const repoPath = `/repos/${OWNER}/${REPO}`;

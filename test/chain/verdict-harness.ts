@@ -84,7 +84,7 @@ export function prescribedBench(
         asks.push(ask);
         const record = trialRecord(key, ask.heldout, prescribe(ask), costPerTrial);
         records.push(record);
-        request.onTrial?.(record);
+        request.onTrial?.(record, { done: records.length + skipped.length, total: keys.length });
       }
       // One fixed time: every bench of a scenario names its results folder alike, as benches
       // finishing within the same second do, and none may overwrite another's on the branch.

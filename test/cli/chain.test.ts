@@ -383,7 +383,9 @@ describe('bad input', () => {
       now: () => new Date(),
     });
     try {
-      const second = await cli(repo, 'run', SKILL, '--scripted', writeScript(sandbox.base, []));
+      // A valid script: the preflight checks it before the lock is tried.
+      const script = writeScript(sandbox.base, demoRules());
+      const second = await cli(repo, 'run', SKILL, '--scripted', script);
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(
         new RegExp(

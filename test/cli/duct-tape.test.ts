@@ -112,7 +112,9 @@ describe('a duct-tape candidate in the scripted chain', () => {
       ...rules,
     ]);
     const run = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', taped);
-    expect(run.code).toBe(0);
+    // Autopilot takes the verdict gate's default (stop): a run stopped short exits 2.
+    expect(run.stdout).toContain('run stopped: stopped at the verdict gate');
+    expect(run.code).toBe(2);
     expect(run.stdout).toMatch(/09 validate: needs-revision \(1 blocker, 1 minor\)/);
     const verdict = showRunFile(repo, '09-validator-verdict.md') ?? '';
     expect(frontmatter(verdict).verdict).toBe('needs-revision');

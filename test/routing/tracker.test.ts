@@ -68,6 +68,18 @@ describe('renderTracker', () => {
     expect(lines.find((l) => l.step === 'analyze')?.status).toBe('running');
   });
 
+  it("shows the running step's progress on its line, and only there", () => {
+    const body = renderTracker(chain(), {
+      ...extra,
+      running: 'bench',
+      runningDetail: '3/6 trials, 2 passed, 0 errors, $0.40 spent',
+    });
+    expect(body).toContain(
+      '- [ ] 06 bench: **running** — 3/6 trials, 2 passed, 0 errors, $0.40 spent',
+    );
+    expect(body.match(/3\/6 trials/g)).toHaveLength(1);
+  });
+
   it('round-trips its state block', () => {
     const body = renderTracker(chain({ status: 'gate', open_gate: gate }), extra);
     expect(parseTrackerState(body)).toEqual({

@@ -19,6 +19,7 @@ import type { TrialRecord } from '../../bench/types.js';
 import { addUsage } from '../../model/usage.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { readTree } from '../../store/read-tree.js';
+import { benchProgress } from '../bench-progress.js';
 import { trialReserver } from '../budget.js';
 import { type CandidateScan, scanCandidate } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
@@ -69,19 +70,28 @@ export async function runBenchStep(run: StepRun): Promise<StepOutcome> {
     spentBefore: run.state.cost_usd,
     estimate: (model) => bench.estimateTrialCost(model),
   });
+  const progress = benchProgress(run.state.cost_usd, run.onBenchProgress);
   const scratch = await mkdtemp(join(tmpdir(), 'skill-optimizer-bench-'));
   try {
-    const runTrials = async (skillDir: string, extra: { keys?: TrialKey[]; baseline?: boolean }) =>
-      bench.run({
+    const runTrials = async (
+      skillDir: string,
+      extra: { keys?: TrialKey[]; baseline?: boolean },
+    ) => {
+      const counted = progress.call();
+      return bench.run({
         suitePath: store.absolutePath(RUN_FILES.suite),
         skillDir,
         baseline: extra.baseline ?? false,
         outRoot: scratch,
         reserve: (model) => reserver.reserve(model),
-        onTrial: (record) => reserver.settle(record.cost_usd),
+        onTrial: (record, count) => {
+          reserver.settle(record.cost_usd);
+          counted(record, count);
+        },
         ...(extra.keys ? { keys: extra.keys } : {}),
         ...(run.signal ? { signal: run.signal } : {}),
       });
+    };
     const skillDir = store.absolutePath(copy);
     const result = await runTrials(skillDir, { baseline: first });
     let records = result.records;

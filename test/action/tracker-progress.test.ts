@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { GitHubRun } from '../../src/action/open-run.js';
+import type { ActionGitHub } from '../../src/action/ports.js';
+import { TRACKER_PROGRESS_EVERY_MS, TrackerSync } from '../../src/action/tracker-sync.js';
+import type { TrialRecord } from '../../src/bench/types.js';
+import type { BenchProgress } from '../../src/chain/bench-progress.js';
+import { openRun } from '../../src/chain/start.js';
+import { makeRepo, SKILL } from '../fixtures/chain/harness.js';
+import { useGitSandbox } from '../store/git-fixture.js';
+
+/** Step 6's progress on the chain PR: on the bench line, edited at most once a minute. */
+
+const sandbox = useGitSandbox();
+
+const at = (done: number): BenchProgress => ({
+  done,
+  total: 6,
+  passed: done,
+  errors: 0,
+  cost_usd: done / 4,
+  last: { status: 'pass', cost_usd: 0.25 } as TrialRecord,
+});
+
+describe('TrackerSync.benchProgress', () => {
+  it('shows trials done on the bench line and edits the chain PR at most once a minute', async () => {
+    const repo = makeRepo(sandbox.base);
+    const opened = await openRun({
+      cwd: repo,
+      skillDir: SKILL,
+      runRoot: '.skill-optimizer',
+      autopilot: false,
+      actor: 'octocat',
+      now: () => new Date(),
+    });
+    try {
+      const bodies: string[] = [];
+      const github = {
+        updatePullRequestBody: async (_number: number, body: string) => {
+          bodies.push(body);
+        },
+      } as unknown as ActionGitHub;
+      const run = {
+        store: opened.store,
+        local: opened.store,
+        slug: opened.store.slug,
+        branch: opened.store.branch,
+        created: true,
+        close: () => opened.store.close(),
+      } as unknown as GitHubRun;
+      let now = 1_000_000;
+      const sync = new TrackerSync(github, run, { skillPr: 3, triggeredBy: 'octocat' }, () => now);
+      sync.chainPr = 9;
+      const benchLine = (body: string | undefined) =>
+        /^- \[ \] 06 bench: .*$/m.exec(body ?? '')?.[0];
+
+      sync.progress('06 bench: running');
+      await sync.flush();
+      expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: **running**');
+
+      expect(sync.benchProgress(at(1))).toBe(true);
+      await sync.flush();
+      expect(benchLine(bodies.at(-1))).toBe(
+        '- [ ] 06 bench: **running** — 1/6 trials, 1 passed, 0 errors, $0.25 spent',
+      );
+      const sent = bodies.length;
+
+      now += TRACKER_PROGRESS_EVERY_MS - 1;
+      expect(sync.benchProgress(at(2))).toBe(false);
+      await sync.flush();
+      expect(bodies).toHaveLength(sent);
+
+      now += 1;
+      expect(sync.benchProgress(at(4))).toBe(true);
+      await sync.flush();
+      expect(bodies).toHaveLength(sent + 1);
+      expect(benchLine(bodies.at(-1))).toBe(
+        '- [ ] 06 bench: **running** — 4/6 trials, 4 passed, 0 errors, $1.00 spent',
+      );
+
+      await sync.pushed();
+      expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: pending');
+    } finally {
+      await opened.store.close();
+    }
+  });
+});
