@@ -1,4 +1,5 @@
 import Anthropic, {
+  AnthropicError,
   APIConnectionError,
   APIConnectionTimeoutError,
   APIError,
@@ -19,6 +20,7 @@ export const DEFAULT_MAX_ATTEMPTS = 6;
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const DEFAULT_BASE_DELAY_MS = 1000;
 const DEFAULT_MAX_WAIT_MS = 60 * 1000;
+const DEFAULT_STREAM_IDLE_MS = 90 * 1000;
 
 /** A log sink; `console` and probot/pino loggers fit. */
 export interface ModelLog {
@@ -53,6 +55,8 @@ export interface ModelClientOptions {
   baseDelayMs?: number;
   /** Cap on any single wait, `retry-after` included (default 60 s). */
   maxWaitMs?: number;
+  /** A stream that sends nothing for this long is dropped and retried (default 90 s). */
+  streamIdleMs?: number;
   ledger?: CostLedger;
   /** Price overrides for a ledger created here (ignored when `ledger` is given). */
   prices?: PriceOverrides;
@@ -132,6 +136,28 @@ export function parseRetryAfter(headers: Headers | undefined, nowMs: number): nu
   return Number.isFinite(at) && at > nowMs ? at - nowMs : undefined;
 }
 
+/** The stream went quiet for longer than the idle timeout; the attempt was aborted. */
+class StreamStalled extends Error {
+  constructor(readonly idleMs: number) {
+    super(`stream stalled for ${idleMs} ms`);
+  }
+}
+
+/** The connection dropped while the body was read (undici's "terminated", a socket reset). */
+function isDroppedBody(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  return (
+    error.message === 'terminated' ||
+    (typeof cause?.code === 'string' && /^(ECONNRESET|EPIPE|UND_ERR_)/.test(cause.code))
+  );
+}
+
+/** The SDK's words for a stream that closed before its message was complete. */
+function isCutShortStream(error: unknown): boolean {
+  return error instanceof AnthropicError && / ended without /.test(error.message);
+}
+
 const isRetryableStatus = (status: number) =>
   status === 408 || status === 409 || status === 429 || status >= 500;
 
@@ -163,6 +189,19 @@ export function classifyFailure(
       status,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
+  }
+  if (error instanceof StreamStalled) {
+    return {
+      retryable: true,
+      summary: `Anthropic API stream stalled (nothing received for ${seconds(error.idleMs)})`,
+    };
+  }
+  // A cut-off or garbled body reads as invalid JSON; a stream cut short ends without a message.
+  if (error instanceof SyntaxError || isCutShortStream(error)) {
+    return { retryable: true, summary: 'Anthropic API sent a truncated or invalid response' };
+  }
+  if (isDroppedBody(error)) {
+    return { retryable: true, summary: 'Anthropic API connection dropped mid-response' };
   }
   return { retryable: false, summary: 'Anthropic API call failed' };
 }
@@ -207,6 +246,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const streamIdleMs = options.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
@@ -266,7 +306,10 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
               error.status,
             );
           }
-          throw error;
+          throw new ModelUnavailableError(
+            redact(`${failure.summary} (${call}): ${(error as Error).message ?? String(error)}`),
+            { cause: error },
+          );
         }
         if (attempt >= maxAttempts) {
           const elapsed = seconds(now() - started);
@@ -274,6 +317,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
             redact(
               `${failure.summary} after ${attempt} attempts over ${elapsed} (${call}); try again later.`,
             ),
+            { cause: error },
           );
         }
         const wait = backoff(attempt, failure);
@@ -287,6 +331,32 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     }
   }
 
+  /** One streamed attempt, aborted as `StreamStalled` when no event arrives for `streamIdleMs`. */
+  async function streamOnce(
+    params: MessageCreateParamsNonStreaming,
+    signal: AbortSignal | undefined,
+  ): Promise<Message> {
+    const idle = new AbortController();
+    const stalled = new StreamStalled(streamIdleMs);
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(stalled), streamIdleMs);
+    };
+    const both = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
+    const stream = sdk.messages.stream(params, { signal: both });
+    stream.on('streamEvent', arm);
+    arm();
+    try {
+      return await stream.finalMessage();
+    } catch (error) {
+      if (idle.signal.aborted && !signal?.aborted) throw stalled;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     ledger,
     create(params, meta) {
@@ -295,11 +365,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       );
     },
     stream(params, meta) {
-      return withRetries(params, meta, () =>
-        sdk.messages
-          .stream(params, meta.signal ? { signal: meta.signal } : undefined)
-          .finalMessage(),
-      );
+      return withRetries(params, meta, () => streamOnce(params, meta.signal));
     },
   };
 }
