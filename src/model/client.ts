@@ -190,6 +190,10 @@ export function classifyFailure(
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
   }
+  // A streamed message wraps what broke its stream (a parse error, a dropped socket).
+  if (error instanceof AnthropicError && !(error instanceof APIError) && error.cause) {
+    return classifyFailure(error.cause, host, timeoutMs, nowMs);
+  }
   if (error instanceof StreamStalled) {
     return {
       retryable: true,
