@@ -49,7 +49,7 @@ export interface ModelClientOptions {
   baseURL?: string;
   /** Attempts per call including the first (default 6). */
   maxAttempts?: number;
-  /** Per-attempt timeout (default 10 minutes). */
+  /** Per-attempt timeout, the body of a non-streamed answer included (default 10 minutes). */
   timeoutMs?: number;
   /** First backoff wait before jitter (default 1 s), doubled per attempt. */
   baseDelayMs?: number;
@@ -136,6 +136,13 @@ export function parseRetryAfter(headers: Headers | undefined, nowMs: number): nu
   return Number.isFinite(at) && at > nowMs ? at - nowMs : undefined;
 }
 
+/** A whole attempt (headers and body) took longer than the per-attempt timeout. */
+class AttemptTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`attempt timed out after ${timeoutMs} ms`);
+  }
+}
+
 /** The stream went quiet for longer than the idle timeout; the attempt was aborted. */
 class StreamStalled extends Error {
   constructor(readonly idleMs: number) {
@@ -167,7 +174,7 @@ export function classifyFailure(
   timeoutMs: number,
   nowMs: number,
 ): Failure {
-  if (error instanceof APIConnectionTimeoutError) {
+  if (error instanceof APIConnectionTimeoutError || error instanceof AttemptTimedOut) {
     return {
       retryable: true,
       summary: `Anthropic API did not answer within ${seconds(timeoutMs)}`,
@@ -335,26 +342,30 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     }
   }
 
-  /** One streamed attempt, aborted as `StreamStalled` when no event arrives for `streamIdleMs`. */
-  async function streamOnce(
-    params: MessageCreateParamsNonStreaming,
+  /**
+   * Runs one attempt under a watchdog that aborts it with `reason` after `ms` without progress
+   * (`progress()` re-arms it). The SDK's own timeout stops once headers arrive; this covers the body.
+   */
+  async function watched(
     signal: AbortSignal | undefined,
+    ms: number,
+    reason: Error,
+    attempt: (signal: AbortSignal, progress: () => void) => Promise<Message>,
   ): Promise<Message> {
-    const idle = new AbortController();
-    const stalled = new StreamStalled(streamIdleMs);
+    const watchdog = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
+    const progress = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => idle.abort(stalled), streamIdleMs);
+      timer = setTimeout(() => watchdog.abort(reason), ms);
     };
-    const both = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
-    const stream = sdk.messages.stream(params, { signal: both });
-    stream.on('streamEvent', arm);
-    arm();
+    progress();
     try {
-      return await stream.finalMessage();
+      return await attempt(
+        signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal,
+        progress,
+      );
     } catch (error) {
-      if (idle.signal.aborted && !signal?.aborted) throw stalled;
+      if (watchdog.signal.aborted && !signal?.aborted) throw reason;
       throw error;
     } finally {
       clearTimeout(timer);
@@ -365,11 +376,19 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     ledger,
     create(params, meta) {
       return withRetries(params, meta, () =>
-        sdk.messages.create(params, meta.signal ? { signal: meta.signal } : undefined),
+        watched(meta.signal, timeoutMs, new AttemptTimedOut(timeoutMs), (signal) =>
+          sdk.messages.create(params, { signal }),
+        ),
       );
     },
     stream(params, meta) {
-      return withRetries(params, meta, () => streamOnce(params, meta.signal));
+      return withRetries(params, meta, () =>
+        watched(meta.signal, streamIdleMs, new StreamStalled(streamIdleMs), (signal, progress) => {
+          const stream = sdk.messages.stream(params, { signal });
+          stream.on('streamEvent', progress);
+          return stream.finalMessage();
+        }),
+      );
     },
   };
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelUnavailableError } from '../../src/errors.js';
@@ -418,6 +420,32 @@ describe('createModelClient on broken responses', () => {
       'Anthropic API sent a truncated or invalid response after 3 attempts over 2 s (analyst call to claude-haiku-4-5-20251001); try again later.',
     );
     expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('times out an answer whose body stalls after its headers, and retries it', async () => {
+    let calls = 0;
+    // The first answer sends its headers and half its body, then nothing: no SDK timeout covers it.
+    const server = createServer((_req, res) => {
+      calls += 1;
+      const body = JSON.stringify(textReply('on time'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (calls === 1) res.write(body.slice(0, 20));
+      else res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { client, sink } = setup({ baseURL: `http://127.0.0.1:${port}`, timeoutMs: 150 });
+      const message = await client.create(params, { tag: 'analyst' });
+      expect(message.content).toEqual([{ type: 'text', text: 'on time' }]);
+      expect(sink.lines).toEqual([
+        'warn Anthropic API did not answer within 150 ms on attempt 1/6 (analyst call to claude-haiku-4-5-20251001); retrying in 0.8 s.',
+      ]);
+      expect(calls).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('retries a stream cut short before its message ended', async () => {
