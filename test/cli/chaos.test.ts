@@ -69,9 +69,6 @@ describe('the demo chain under a chaotic model', () => {
         expect(text, context).not.toBeNull();
         const state = parseState(text ?? '', 'chain.yml');
         const labels = commitLabels(repo);
-        console.log(
-          `SEED ${seed} ${state.status} ${state.stop_reason} ${JSON.stringify(state.last_error)} ${labels.join(',')}`,
-        );
         expect(labels[0], context).toBe('00 vendor');
         if (state.status === 'done') {
           expect(labels, context).toContain('06 bench');
