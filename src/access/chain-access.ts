@@ -9,6 +9,7 @@ import { localSkillSource } from '../chain/start.js';
 import { createLocalUpstreamReader } from '../chain/upstream-local.js';
 import { resolveLoopSettings } from '../config/loop.js';
 import type { Config } from '../config/schema.js';
+import type { ModelLog } from '../model/client.js';
 import { CostLedger } from '../model/ledger.js';
 import type { RunStore } from '../store/port.js';
 import { type ClaudeCodeRunnerFactory, openModelAccess } from './model-access.js';
@@ -36,6 +37,8 @@ export async function openChainAccess(opts: {
   claudeCode?: ClaudeCodeRunnerFactory;
   missingKeyHint?: string;
   log: (line: string) => void;
+  /** Where model retries and waits go; default: `log` for both levels. */
+  modelLog?: ModelLog;
   now?: () => Date;
 }): Promise<ChainAccess> {
   const { config } = opts;
@@ -47,6 +50,7 @@ export async function openChainAccess(opts: {
     ...(opts.probeBubblewrap ? { probeBubblewrap: opts.probeBubblewrap } : {}),
     ...(opts.claudeCode ? { claudeCode: opts.claudeCode } : {}),
     ...(opts.missingKeyHint ? { missingKeyHint: opts.missingKeyHint } : {}),
+    log: opts.modelLog ?? { warn: opts.log, info: opts.log },
   });
   const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });
   const bench: BenchPort = {

@@ -12,7 +12,7 @@ import {
 } from '../bench/sandbox/index.js';
 import type { Runner, RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
-import { createModelClient, type ModelClient } from '../model/client.js';
+import { createModelClient, type ModelClient, type ModelLog } from '../model/client.js';
 import { CostLedger } from '../model/ledger.js';
 import { costOf } from '../model/pricing.js';
 import { loadScript } from '../model/scripted/script.js';
@@ -41,6 +41,8 @@ export function secretInReach(env: NodeJS.ProcessEnv, scriptedPath: string | und
   );
 }
 
+const logOf = (opts: { log?: ModelLog }) => (opts.log ? { log: opts.log } : {});
+
 /**
  * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
  * the bundled Action has no agent binary and leaves it out.
@@ -66,6 +68,8 @@ export async function openModelAccess(opts: {
   claudeCode?: ClaudeCodeRunnerFactory;
   /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
   missingKeyHint?: string;
+  /** Where every model call's retries and waits are reported (the CLI's stderr, the Action's log). */
+  log?: ModelLog;
 }): Promise<ModelAccess> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
@@ -110,11 +114,11 @@ export async function openModelAccess(opts: {
       closers.push(() => gateway.close());
       runner = opts.claudeCode({ gateway, isolation: agentIsolationOf(sandbox) });
     } else {
-      const client = createModelClient({ apiKey, baseURL, ledger });
+      const client = createModelClient({ apiKey, baseURL, ledger, ...logOf(opts) });
       runner = createMessagesRunner({ model: client, sandbox });
     }
     const newClient = (chainLedger: CostLedger) =>
-      createModelClient({ apiKey, baseURL, ledger: chainLedger });
+      createModelClient({ apiKey, baseURL, ledger: chainLedger, ...logOf(opts) });
     return { runner, newClient, sandbox, ledger, costOf: price, close };
   } catch (error) {
     await close();

@@ -98,6 +98,8 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     log: { info: log.info, warn: log.warning },
     ...options.github,
   });
+  // Model retries and waits (what failed, which attempt, how long the wait) and unpriced models.
+  const modelLog = { info: log.info, warn: log.warning };
   // Only the model's key and base URL (and PATH for tools) reach the model layer.
   const modelEnv: NodeJS.ProcessEnv = {
     ANTHROPIC_API_KEY: inputs['anthropic-api-key'],
@@ -143,6 +145,7 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
         sandboxMode: opts.config.sandbox,
         ...injectedProbe,
         missingKeyHint: MISSING_KEY,
+        modelLog,
         ...(options.now ? { now: options.now } : {}),
       });
       // On GitHub, step 2 reads the upstream repository through the API, not the checkout.
@@ -176,6 +179,7 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
         sandboxMode,
         ...injectedProbe,
         missingKeyHint: MISSING_KEY,
+        log: modelLog,
       });
     },
     log,

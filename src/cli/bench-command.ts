@@ -46,14 +46,19 @@ export async function benchCommand(
     ...(opts.runner ? { runner: opts.runner as RunnerName } : {}),
   });
 
+  const progress = progressPrinter(io);
+  const printLine = (line: string) => {
+    progress.done();
+    io.stderr.write(`${line}\n`);
+  };
   const access = await openModelAccess({
     env: io.env,
     scriptedPath: opts.scripted,
     runner: suite.runner,
     sandboxMode,
     claudeCode: createClaudeCodeRunner,
+    log: { warn: printLine, info: printLine },
   });
-  const progress = progressPrinter(io);
   try {
     const notice = weakIsolationNotice(access.sandbox);
     if (notice !== null) io.stderr.write(`${notice}\n`);
@@ -68,10 +73,7 @@ export async function benchCommand(
         runner: access.runner,
         sandbox: access.sandbox,
         costOf: access.costOf,
-        log: (line) => {
-          progress.done();
-          io.stderr.write(`${line}\n`);
-        },
+        log: printLine,
         onProgress: ({ done, total, last }) => {
           progress.update(
             `${progressBar(done, total)} ${last.status.toUpperCase()} ${last.probe} (${last.model} #${last.trial}${last.baseline ? ' baseline' : ''})`,

@@ -1,4 +1,5 @@
 import Anthropic, {
+  AnthropicError,
   APIConnectionError,
   APIConnectionTimeoutError,
   APIError,
@@ -19,6 +20,7 @@ export const DEFAULT_MAX_ATTEMPTS = 6;
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const DEFAULT_BASE_DELAY_MS = 1000;
 const DEFAULT_MAX_WAIT_MS = 60 * 1000;
+const DEFAULT_STREAM_IDLE_MS = 90 * 1000;
 
 /** A log sink; `console` and probot/pino loggers fit. */
 export interface ModelLog {
@@ -47,12 +49,14 @@ export interface ModelClientOptions {
   baseURL?: string;
   /** Attempts per call including the first (default 6). */
   maxAttempts?: number;
-  /** Per-attempt timeout (default 10 minutes). */
+  /** Per-attempt timeout, the body of a non-streamed answer included (default 10 minutes). */
   timeoutMs?: number;
   /** First backoff wait before jitter (default 1 s), doubled per attempt. */
   baseDelayMs?: number;
   /** Cap on any single wait, `retry-after` included (default 60 s). */
   maxWaitMs?: number;
+  /** A stream that sends nothing for this long is dropped and retried (default 90 s). */
+  streamIdleMs?: number;
   ledger?: CostLedger;
   /** Price overrides for a ledger created here (ignored when `ledger` is given). */
   prices?: PriceOverrides;
@@ -132,6 +136,35 @@ export function parseRetryAfter(headers: Headers | undefined, nowMs: number): nu
   return Number.isFinite(at) && at > nowMs ? at - nowMs : undefined;
 }
 
+/** A whole attempt (headers and body) took longer than the per-attempt timeout. */
+class AttemptTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`attempt timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The stream went quiet for longer than the idle timeout; the attempt was aborted. */
+class StreamStalled extends Error {
+  constructor(readonly idleMs: number) {
+    super(`stream stalled for ${idleMs} ms`);
+  }
+}
+
+/** The connection dropped while the body was read (undici's "terminated", a socket reset). */
+function isDroppedBody(error: unknown): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  return (
+    error.message === 'terminated' ||
+    (typeof cause?.code === 'string' && /^(ECONNRESET|EPIPE|UND_ERR_)/.test(cause.code))
+  );
+}
+
+/** The SDK's words for a stream that closed before its message was complete. */
+function isCutShortStream(error: unknown): boolean {
+  return error instanceof AnthropicError && / ended without /.test(error.message);
+}
+
 const isRetryableStatus = (status: number) =>
   status === 408 || status === 409 || status === 429 || status >= 500;
 
@@ -141,7 +174,7 @@ export function classifyFailure(
   timeoutMs: number,
   nowMs: number,
 ): Failure {
-  if (error instanceof APIConnectionTimeoutError) {
+  if (error instanceof APIConnectionTimeoutError || error instanceof AttemptTimedOut) {
     return {
       retryable: true,
       summary: `Anthropic API did not answer within ${seconds(timeoutMs)}`,
@@ -163,6 +196,23 @@ export function classifyFailure(
       status,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
+  }
+  // A streamed message wraps what broke its stream (a parse error, a dropped socket).
+  if (error instanceof AnthropicError && !(error instanceof APIError) && error.cause) {
+    return classifyFailure(error.cause, host, timeoutMs, nowMs);
+  }
+  if (error instanceof StreamStalled) {
+    return {
+      retryable: true,
+      summary: `Anthropic API stream stalled (nothing received for ${seconds(error.idleMs)})`,
+    };
+  }
+  // A cut-off or garbled body reads as invalid JSON; a stream cut short ends without a message.
+  if (error instanceof SyntaxError || isCutShortStream(error)) {
+    return { retryable: true, summary: 'Anthropic API sent a truncated or invalid response' };
+  }
+  if (isDroppedBody(error)) {
+    return { retryable: true, summary: 'Anthropic API connection dropped mid-response' };
   }
   return { retryable: false, summary: 'Anthropic API call failed' };
 }
@@ -207,6 +257,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const streamIdleMs = options.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
@@ -266,7 +317,10 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
               error.status,
             );
           }
-          throw error;
+          throw new ModelUnavailableError(
+            redact(`${failure.summary} (${call}): ${(error as Error).message ?? String(error)}`),
+            { cause: error },
+          );
         }
         if (attempt >= maxAttempts) {
           const elapsed = seconds(now() - started);
@@ -274,6 +328,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
             redact(
               `${failure.summary} after ${attempt} attempts over ${elapsed} (${call}); try again later.`,
             ),
+            { cause: error },
           );
         }
         const wait = backoff(attempt, failure);
@@ -287,18 +342,52 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     }
   }
 
+  /**
+   * Runs one attempt under a watchdog that aborts it with `reason` after `ms` without progress
+   * (`progress()` re-arms it). The SDK's own timeout stops once headers arrive; this covers the body.
+   */
+  async function watched(
+    signal: AbortSignal | undefined,
+    ms: number,
+    reason: Error,
+    attempt: (signal: AbortSignal, progress: () => void) => Promise<Message>,
+  ): Promise<Message> {
+    const watchdog = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const progress = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => watchdog.abort(reason), ms);
+    };
+    progress();
+    try {
+      return await attempt(
+        signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal,
+        progress,
+      );
+    } catch (error) {
+      if (watchdog.signal.aborted && !signal?.aborted) throw reason;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     ledger,
     create(params, meta) {
       return withRetries(params, meta, () =>
-        sdk.messages.create(params, meta.signal ? { signal: meta.signal } : undefined),
+        watched(meta.signal, timeoutMs, new AttemptTimedOut(timeoutMs), (signal) =>
+          sdk.messages.create(params, { signal }),
+        ),
       );
     },
     stream(params, meta) {
       return withRetries(params, meta, () =>
-        sdk.messages
-          .stream(params, meta.signal ? { signal: meta.signal } : undefined)
-          .finalMessage(),
+        watched(meta.signal, streamIdleMs, new StreamStalled(streamIdleMs), (signal, progress) => {
+          const stream = sdk.messages.stream(params, { signal });
+          stream.on('streamEvent', progress);
+          return stream.finalMessage();
+        }),
       );
     },
   };

@@ -2,7 +2,7 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactPort } from '../../src/action/ports.js';
 import { type RunOptions, run } from '../../src/action/run.js';
 import { readResults } from '../../src/bench/results.js';
@@ -147,6 +147,39 @@ describe('bench-shard and bench-merge', () => {
       'no bench shard artifacts (skill-optimizer-bench-<i>) in this workflow run',
     );
     process.exitCode = undefined;
+  });
+
+  it('logs each model retry as a warning: what failed, which attempt, how long the wait', async () => {
+    const flaky = await startScriptedServer({
+      script: await loadScript(join(EXAMPLE, 'tests', 'script.yml')),
+      faults: { every: 4, fault: 'malformed' },
+    });
+    process.env.ANTHROPIC_BASE_URL = flaky.url;
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const shard = await job(
+        {
+          'github-token': TOKEN,
+          'anthropic-api-key': API_KEY,
+          suite: 'bench/tests/suite.yml',
+          command: 'bench-shard',
+          shard: '1/10',
+        },
+        new FakeArtifacts(store),
+      );
+      expect(shard.outputs.status).toBe('done');
+    } finally {
+      spy.mockRestore();
+      process.env.ANTHROPIC_BASE_URL = server.url;
+      await flaky.close();
+    }
+    expect(written.join('')).toMatch(
+      /^::warning::Anthropic API sent a truncated or invalid response on attempt 1\/6 \(trial call to claude-[\w-]+\); retrying in \d\.\d s\.$/m,
+    );
   });
 
   describe('the sandbox of a shard', () => {

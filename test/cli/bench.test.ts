@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -384,5 +384,35 @@ describe('bench with the claude-code runner', () => {
     expect(dump).not.toContain(SECRET);
     expect(await readFile(path.join(dir, 'results.jsonl'), 'utf8')).not.toContain(SECRET);
     expect(run.stdout + run.stderr).not.toContain(SECRET);
+  });
+});
+
+describe('bench when the model API misbehaves', () => {
+  it('prints each retry on stderr with the failure, the attempt and the wait, then completes', async () => {
+    const script = path.join(root, 'garbled-first.yml');
+    const example = await readFile(SCRIPT, 'utf8');
+    await writeFile(
+      script,
+      example.replace(/^rules:\n/m, 'rules:\n  - { name: garbled, fault: malformed, times: 1 }\n'),
+    );
+    const run = await inProcess([
+      'bench',
+      SUITE,
+      '--scripted',
+      script,
+      '--models',
+      'claude-sonnet-4-6',
+      '--trials',
+      '1',
+      '--concurrency',
+      '1',
+      '--out',
+      path.join(root, 'garbled'),
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^5 trials, 0 errors, 0 probes excluded$/m);
+    expect(run.stderr).toMatch(
+      /^Anthropic API sent a truncated or invalid response on attempt 1\/6 \(trial call to claude-sonnet-4-6\); retrying in \d\.\d s\.$/m,
+    );
   });
 });

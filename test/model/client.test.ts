@@ -1,8 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelUnavailableError } from '../../src/errors.js';
 import { createModelClient, ModelRequestError, parseRetryAfter } from '../../src/model/client.js';
 import { CostLedger } from '../../src/model/ledger.js';
+import { parseScript } from '../../src/model/scripted/script.js';
+import { startScriptedServer } from '../../src/model/scripted/server.js';
 import {
   API,
   API_KEY,
@@ -382,5 +386,136 @@ describe('parseRetryAfter', () => {
         Date.now() + 1e12,
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('createModelClient on broken responses', () => {
+  it('retries a truncated JSON body like a 5xx, saying so in the log', async () => {
+    const scope = nock(API)
+      .post('/v1/messages')
+      .reply(200, '{"id":"msg_1","type":"message","content":[{"type":"te', {
+        'content-type': 'application/json',
+      })
+      .post('/v1/messages')
+      .reply(200, textReply('whole'));
+    const { client, time, sink } = setup();
+    const message = await client.create(params, { tag: 'optimizer' });
+    expect(message.content).toEqual([{ type: 'text', text: 'whole' }]);
+    expect(time.waits).toEqual([750]);
+    expect(sink.lines).toEqual([
+      'warn Anthropic API sent a truncated or invalid response on attempt 1/6 (optimizer call to claude-haiku-4-5-20251001); retrying in 0.8 s.',
+    ]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('after the last attempt surfaces ModelUnavailableError carrying the parse error, never a raw SyntaxError', async () => {
+    nock(API)
+      .post('/v1/messages')
+      .times(3)
+      .reply(200, '{"id":', { 'content-type': 'application/json' });
+    const { client } = setup({ maxAttempts: 3 });
+    const error = await failure(client.create(params, { tag: 'analyst' }));
+    expect(error).toBeInstanceOf(ModelUnavailableError);
+    expect(error.message).toBe(
+      'Anthropic API sent a truncated or invalid response after 3 attempts over 2 s (analyst call to claude-haiku-4-5-20251001); try again later.',
+    );
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('times out an answer whose body stalls after its headers, and retries it', async () => {
+    let calls = 0;
+    // The first answer sends its headers and half its body, then nothing: no SDK timeout covers it.
+    const server = createServer((_req, res) => {
+      calls += 1;
+      const body = JSON.stringify(textReply('on time'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (calls === 1) res.write(body.slice(0, 20));
+      else res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { client, sink } = setup({ baseURL: `http://127.0.0.1:${port}`, timeoutMs: 150 });
+      const message = await client.create(params, { tag: 'analyst' });
+      expect(message.content).toEqual([{ type: 'text', text: 'on time' }]);
+      expect(sink.lines).toEqual([
+        'warn Anthropic API did not answer within 150 ms on attempt 1/6 (analyst call to claude-haiku-4-5-20251001); retrying in 0.8 s.',
+      ]);
+      expect(calls).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('retries a stream cut short before its message ended', async () => {
+    const sse = { 'content-type': 'text/event-stream' };
+    const whole = sseReply('streamed');
+    const scope = nock(API)
+      .post('/v1/messages')
+      .reply(200, whole.slice(0, whole.indexOf('event: content_block_start')), sse)
+      .post('/v1/messages')
+      .reply(200, whole, sse);
+    const { client, sink } = setup();
+    const message = await client.stream(params, { tag: 'test-writer' });
+    expect(message.content).toEqual([{ type: 'text', text: 'streamed' }]);
+    expect(sink.lines[0]).toMatch(
+      /^warn Anthropic API sent a truncated or invalid response on attempt 1\/6/,
+    );
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('drops a stream that goes quiet for the idle timeout and retries it', async () => {
+    const server = await startScriptedServer({
+      script: parseScript(
+        [
+          'rules:',
+          '  - { when: { nth: [1] }, fault: stall }',
+          '  - reply: { content: [{ type: text, text: after the stall }] }',
+        ].join('\n'),
+        'stall.yml',
+      ),
+    });
+    try {
+      const sink = memoryLog();
+      const client = createModelClient({
+        apiKey: 'scripted',
+        baseURL: server.url,
+        streamIdleMs: 150,
+        baseDelayMs: 1,
+        log: sink.log,
+      });
+      const message = await client.stream(params, { tag: 'test-writer' });
+      expect(message.content).toEqual([{ type: 'text', text: 'after the stall' }]);
+      expect(sink.lines).toHaveLength(1);
+      expect(sink.lines[0]).toMatch(
+        /^warn Anthropic API stream stalled \(nothing received for 150 ms\) on attempt 1\/6 \(test-writer call to claude-haiku-4-5-20251001\); retrying in 0\.0 s\.$/,
+      );
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives up on a stalled stream with ModelUnavailableError naming the stall', async () => {
+    const server = await startScriptedServer({
+      script: parseScript('rules:\n  - { fault: stall }\n', 'stall.yml'),
+    });
+    try {
+      const client = createModelClient({
+        apiKey: 'scripted',
+        baseURL: server.url,
+        streamIdleMs: 100,
+        baseDelayMs: 1,
+        maxAttempts: 2,
+      });
+      const error = await failure(client.stream(params, { tag: 'improve' }));
+      expect(error).toBeInstanceOf(ModelUnavailableError);
+      expect(error.message).toMatch(
+        /^Anthropic API stream stalled \(nothing received for 100 ms\) after 2 attempts/,
+      );
+    } finally {
+      await server.close();
+    }
   });
 });

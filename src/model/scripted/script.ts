@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import { InvalidFileError } from '../../errors.js';
+import { chaosSchema } from './chaos.js';
 
 /**
  * The scripted model server's script: an ordered list of rules, the first whose conditions
@@ -139,6 +140,8 @@ export const scriptSchema = z
   .strictObject({
     /** Default latency before the first byte of every answer. */
     latency_ms: z.int().nonnegative().optional(),
+    /** Seeded disturbances of a share of the answers (see chaos.ts). */
+    chaos: chaosSchema.optional(),
     rules: z.array(ruleSchema).min(1),
   })
   .superRefine((script, ctx) => {

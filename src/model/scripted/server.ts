@@ -2,11 +2,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { SkillOptimizerError } from '../../errors.js';
 import { countInputTokens, PromptCache } from './cache.js';
+import {
+  Chaos,
+  type ChaosSettings,
+  chaosLabel,
+  disturbReply,
+  type TransportKind,
+} from './chaos.js';
 import { type RequestMeta, RuleBook } from './match.js';
 import { buildReply, newId } from './reply.js';
 import { type MessagesRequest, messagesRequestSchema, viewRequest } from './request.js';
 import type { FaultKind, Script } from './script.js';
-import { sendError, sendFault, sendJson, sendStream } from './wire.js';
+import type { FaultContext } from './wire.js';
+import { sendError, sendFault, sendJson, sendStream, stallThenDrop } from './wire.js';
 
 /**
  * A loopback HTTP server speaking the Anthropic Messages API, answering from a script.
@@ -27,6 +35,8 @@ export interface ScriptedServerOptions {
   /** Clock for the prompt cache TTL. */
   now?: () => number;
   faults?: ServerFaults;
+  /** Seeded disturbances (see chaos.ts); overrides the script's `chaos`. */
+  chaos?: ChaosSettings;
 }
 
 export interface RecordedRequest {
@@ -117,6 +127,15 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
   const cache = new PromptCache(opts.now ?? Date.now);
   const requests: RecordedRequest[] = [];
   let messageCalls = 0;
+  const chaosSettings = opts.chaos ?? opts.script.chaos;
+  const chaos = chaosSettings === undefined ? null : new Chaos(chaosSettings);
+
+  /** A chaos transport fault: the same wire faults a script can ask for, a stall that ends. */
+  async function sendChaosFault(fault: TransportKind, ctx: FaultContext): Promise<void> {
+    if (fault === 'stall') return stallThenDrop(ctx, chaosSettings?.stall_ms ?? 0);
+    const kind = fault === 'truncated' ? 'malformed' : (Number(fault) as 429 | 529 | 500);
+    await sendFault(kind, { ...ctx, retryAfterMs: chaosSettings?.retry_after_ms ?? 0 });
+  }
 
   async function answerMessages(
     request: MessagesRequest,
@@ -129,6 +148,21 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     const serverFault =
       opts.faults !== undefined && messageCalls % opts.faults.every === 0 ? opts.faults : null;
     const view = viewRequest(request);
+    const plan = serverFault === null && chaos !== null ? chaos.plan(request, view) : null;
+    const stream = request.stream === true;
+    if (plan?.kind === 'transport') {
+      record.rule = chaosLabel(plan.fault);
+      const ctx = { res, requestId, stream, model: request.model, retryAfterMs: 0, closed };
+      await sendChaosFault(plan.fault, ctx);
+      return;
+    }
+    if (plan?.kind === 'repair') {
+      record.rule = 'chaos: repair';
+      const message = { ...plan.reply, usage: { ...plan.reply.usage, ...cache.account(request) } };
+      if (stream) sendStream(res, requestId, message);
+      else sendJson(res, 200, requestId, message);
+      return;
+    }
     const match = serverFault === null ? rules.select(view, requestMeta(record.headers)) : null;
     record.rule = match?.label ?? null;
     if (serverFault === null && match === null) {
@@ -143,7 +177,6 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     const usage = fault === undefined ? cache.account(request) : null;
     await delay(match?.rule.latency_ms ?? opts.latencyMs ?? opts.script.latency_ms ?? 0, closed);
     if (res.destroyed) return;
-    const stream = request.stream === true;
     if (fault !== undefined) {
       const retryAfterMs =
         serverFault?.retryAfterMs ?? match?.rule.retry_after_ms ?? DEFAULT_RETRY_AFTER_MS;
@@ -159,7 +192,14 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     }
     const reply = match?.rule.reply;
     if (reply === undefined || usage === null) return;
-    const message = buildReply(reply, match?.captures ?? {}, request.model, usage);
+    const clean = buildReply(reply, match?.captures ?? {}, request.model, usage);
+    const disturbed =
+      plan?.kind === 'content' ? disturbReply(plan.disturb, clean, plan.tool) : null;
+    if (disturbed !== null && plan?.kind === 'content') {
+      chaos?.remember(view, disturbed, clean);
+      record.rule = `${record.rule} (${chaosLabel(plan.disturb)})`;
+    }
+    const message = disturbed ?? clean;
     if (stream) sendStream(res, requestId, message);
     else sendJson(res, 200, requestId, message);
   }

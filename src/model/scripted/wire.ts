@@ -104,6 +104,24 @@ export function sendStream(res: ServerResponse, requestId: string, message: Repl
   res.end();
 }
 
+/** A stream's opening (message start and a ping) with nothing after it. */
+function startStalledStream(res: ServerResponse, requestId: string, model: string): void {
+  startStream(res, requestId);
+  sendEvent(res, 'message_start', {
+    message: {
+      id: requestId,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    },
+  });
+  sendEvent(res, 'ping', {});
+}
+
 export interface FaultContext {
   res: ServerResponse;
   requestId: string;
@@ -134,20 +152,7 @@ export async function sendFault(fault: FaultKind, ctx: FaultContext): Promise<vo
       return;
     case 'stall':
       if (ctx.stream) {
-        startStream(res, requestId);
-        sendEvent(res, 'message_start', {
-          message: {
-            id: requestId,
-            type: 'message',
-            role: 'assistant',
-            model: ctx.model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 0, output_tokens: 0 },
-          },
-        });
-        sendEvent(res, 'ping', {});
+        startStalledStream(res, requestId, ctx.model);
       }
       await ctx.closed;
       return;
@@ -161,4 +166,23 @@ export async function sendFault(fault: FaultKind, ctx: FaultContext): Promise<vo
       }
       return;
   }
+}
+
+/** Starts the answer (a stream's first event), sends nothing for `ms`, then drops the connection. */
+export async function stallThenDrop(
+  ctx: Pick<FaultContext, 'res' | 'requestId' | 'stream' | 'model' | 'closed'>,
+  ms: number,
+): Promise<void> {
+  const { res, requestId } = ctx;
+  if (ctx.stream) {
+    startStalledStream(res, requestId, ctx.model);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+    ctx.closed,
+  ]).finally(() => clearTimeout(timer));
+  res.destroy();
 }
