@@ -105,8 +105,7 @@ export async function applyUnifiedDiff(
     await runGit(['init', '--quiet'], { cwd: root });
     await writeTree(root, files);
     try {
-      // --recount: a hand-edited diff whose hunk headers miscount lines still applies
-      await runGit(['apply', '--recount', '--whitespace=nowarn', `-p${level}`, '-'], {
+      await runGit(['apply', '--whitespace=nowarn', `-p${level}`, '-'], {
         cwd: root,
         input: diff.endsWith('\n') ? diff : `${diff}\n`,
       });
