@@ -85,7 +85,16 @@ interface Applied {
   problems: string[];
 }
 
-function applyAll(files: readonly SkillFile[], edits: readonly SkillEdit[]): Applied {
+/** Paths of the skill that are not text (left out of `files`): edits may not touch them. */
+export interface EditContext {
+  binary?: ReadonlySet<string>;
+}
+
+function applyAll(
+  files: readonly SkillFile[],
+  edits: readonly SkillEdit[],
+  context: EditContext,
+): Applied {
   const current = new Map(files.map((f) => [f.path, f.content]));
   const problems: string[] = [];
   const seen = new Set<string>();
@@ -104,6 +113,10 @@ function applyAll(files: readonly SkillFile[], edits: readonly SkillEdit[]): App
       continue;
     }
     seen.add(path);
+    if (context.binary?.has(path)) {
+      problems.push(`${label}: ${path} is a binary file; only text files can be edited`);
+      continue;
+    }
     if ('content' in edit) {
       current.set(path, edit.content);
       continue;
@@ -136,13 +149,21 @@ function applyAll(files: readonly SkillFile[], edits: readonly SkillEdit[]): App
 }
 
 /** What keeps the edits from applying to these files, one line per problem; empty when none. */
-export function editProblems(files: readonly SkillFile[], edits: readonly SkillEdit[]): string[] {
-  return applyAll(files, edits).problems;
+export function editProblems(
+  files: readonly SkillFile[],
+  edits: readonly SkillEdit[],
+  context: EditContext = {},
+): string[] {
+  return applyAll(files, edits, context).problems;
 }
 
 /** The skill's files after the edits, sorted by path; throws EditsDoNotApplyError otherwise. */
-export function applyEdits(files: readonly SkillFile[], edits: readonly SkillEdit[]): SkillFile[] {
-  const { files: after, problems } = applyAll(files, edits);
+export function applyEdits(
+  files: readonly SkillFile[],
+  edits: readonly SkillEdit[],
+  context: EditContext = {},
+): SkillFile[] {
+  const { files: after, problems } = applyAll(files, edits, context);
   if (problems.length > 0) throw new EditsDoNotApplyError(problems);
   return after;
 }

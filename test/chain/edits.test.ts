@@ -65,6 +65,13 @@ describe('applyEdits', () => {
       'edit 4 (reference/old.md): reference/old.md is edited twice; put all its changes in one edit',
     ]);
   });
+
+  it('refuses an edit of a binary file of the skill', () => {
+    const binary = new Set(['assets/logo.png']);
+    expect(editProblems(skill, [{ path: 'assets/logo.png', content: 'x' }], { binary })).toEqual([
+      'edit 1 (assets/logo.png): assets/logo.png is a binary file; only text files can be edited',
+    ]);
+  });
 });
 
 describe('unifiedDiff', () => {

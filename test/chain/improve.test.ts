@@ -302,6 +302,20 @@ describe('runImprove', () => {
     },
   );
 
+  it('rejects an edit that would overwrite a binary file of the skill with text', async () => {
+    await store.commit('a binary file', [
+      { path: 'improved-skill/assets/logo.png', content: Buffer.from([0x89, 0x50, 0, 1]) },
+    ]);
+    try {
+      const out = { ...answer, edits: [{ path: 'assets/logo.png', content: 'text' }] };
+      const error = await runImprove(await stepRun(fakeModel(out).model)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProposalRejectedError);
+      expect((error as Error).message).toContain('assets/logo.png is a binary file');
+    } finally {
+      await store.commit('drop it', [{ path: 'improved-skill/assets/logo.png', delete: true }]);
+    }
+  });
+
   it('refuses to show the optimizer a 07 that carries a held-out literal', async () => {
     const heldout = markerOf('tests/release/cut-release/probe.yaml');
     await store.commit('07 edited by hand', [

@@ -13,7 +13,7 @@ import {
   type SkillFile,
   unifiedDiff,
 } from '../diff.js';
-import { applyEdits, editProblems, skillEdit } from '../edits.js';
+import { applyEdits, type EditContext, editProblems, skillEdit } from '../edits.js';
 import {
   cleanText,
   directivesSection,
@@ -118,10 +118,14 @@ export const EDIT_REPAIRS = 2;
  * Why the edits cannot become the proposal, one line each (empty when they can): they do not
  * apply to the current files, change nothing, or leave SKILL.md unparseable.
  */
-export function proposalProblems(before: readonly SkillFile[], out: ImproveOutput): string[] {
-  const problems = editProblems(before, out.edits);
+export function proposalProblems(
+  before: readonly SkillFile[],
+  out: ImproveOutput,
+  context: EditContext = {},
+): string[] {
+  const problems = editProblems(before, out.edits, context);
   if (problems.length > 0) return problems;
-  const after = applyEdits(before, out.edits);
+  const after = applyEdits(before, out.edits, context);
   const { written, deleted } = changedFiles(before, after);
   if (written.length === 0 && deleted.length === 0) {
     return ['the edits apply but change nothing in the skill'];
@@ -142,6 +146,7 @@ export async function askImprovement(
   model: ChainModel,
   input: ImproveInput,
   before: readonly SkillFile[],
+  context: EditContext,
   signal?: AbortSignal,
 ): Promise<ImproveOutput> {
   return model.call(
@@ -152,7 +157,7 @@ export async function askImprovement(
       toolName: 'propose_improvement',
       toolDescription: 'Propose one principled change to the skill as exact edits of its files',
       maxTokens: 16_384,
-      validate: (out) => proposalProblems(before, out),
+      validate: (out) => proposalProblems(before, out, context),
       repairs: EDIT_REPAIRS,
     },
     signal,
@@ -272,12 +277,18 @@ export async function runImprove(run: StepRun): Promise<StepOutcome> {
     'skill-optimizer rerun analyze',
   );
   const before = await readSkillFiles(store, input.skill.copy);
-  const out = await askImprovement(run.deps.model, input, before, run.signal);
+  const text = new Set(before.map((f) => `${input.skill.copy}/${f.path}`));
+  const binary = new Set(
+    (await store.list(input.skill.copy))
+      .filter((full) => !text.has(full))
+      .map((full) => full.slice(input.skill.copy.length + 1)),
+  );
+  const out = await askImprovement(run.deps.model, input, before, { binary }, run.signal);
   checkProposal(out, input.weaknesses);
   // the structured call already sent these back for repair; a model port without it lands here
-  const problems = proposalProblems(before, out);
+  const problems = proposalProblems(before, out, { binary });
   if (problems.length > 0) throw new ProposalRejectedError(problems.join('; '));
-  const after = applyEdits(before, out.edits);
+  const after = applyEdits(before, out.edits, { binary });
   const { written, deleted } = changedFiles(before, after);
   const diff = await unifiedDiff(before, after);
 
