@@ -313,10 +313,14 @@ async function answerInParts<T>(
     next_tool: first.tool.name,
     next_fields: fieldList(first.fields),
   });
-  let messages = [
-    ...conversation,
-    ...answerTurns(truncated, toolUseOf(truncated, call.toolName), intro, true),
-  ];
+  // the cut input is dropped (the parts replace it): resending it would cost up to maxTokens
+  // of context on every part
+  const cut = toolUseOf(truncated, call.toolName);
+  const emptied: Message = {
+    ...truncated,
+    content: truncated.content.map((block) => (block === cut ? { ...block, input: {} } : block)),
+  };
+  let messages = [...conversation, ...answerTurns(emptied, cut, intro, true)];
   const joined: Record<string, unknown> = {};
   for (const [i, part] of parts.entries()) {
     const result = await exchange(

@@ -333,6 +333,10 @@ describe('callStructured at max_tokens', () => {
       expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_cut', is_error: true }),
     ]);
     expect(JSON.stringify(first?.messages[2])).toContain('cut off at the output limit of 1024');
+    // the cut input is not sent again
+    expect(first?.messages[1]?.content).toEqual([
+      { type: 'tool_use', id: 'toolu_cut', name: 'submit_verdict', input: {} },
+    ]);
     const second = bodies[2];
     expect(second?.tools.map((t) => t.name)).toEqual(['submit_verdict_part_2_of_2']);
     expect(second?.messages).toHaveLength(5);
