@@ -2,13 +2,11 @@
  * Generates examples/keep-a-changelog/chain-script.yml: the scripted model that drives the whole
  * chain in `npm run demo`. Chain roles answer through their tools (matched by the tool offered);
  * probe writers return the example's own probes; trial agents follow the example bench script.
- * The optimizer's diff adds the release guidance the original skill lacks, as a general rule with
+ * The optimizer's edit adds the release guidance the original skill lacks, as a general rule with
  * no version, date or URL of any probe (the tool scans for those), so the second bench really
  * passes more probes. Run: npx tsx scripts/gen-demo-script.ts
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
 
@@ -85,34 +83,14 @@ function filesUnder(dir: string): Array<{ path: string; content: string }> {
   return out;
 }
 
-function improvementDiff(): string {
+/** The optimizer's edit: the release section inserted before the pointer to the reference. */
+function improvementEdits() {
+  const anchor = 'See `reference/change-types.md`';
   const original = readFileSync(join(EXAMPLE, 'skill', 'SKILL.md'), 'utf8');
-  const improved = original.replace(
-    'See `reference/change-types.md`',
-    `${RELEASE_SECTION}See \`reference/change-types.md\``,
-  );
-  const dir = mkdtempSync(join(tmpdir(), 'demo-diff-'));
-  try {
-    writeFileSync(join(dir, 'before.md'), original);
-    writeFileSync(join(dir, 'after.md'), improved);
-    let diff = '';
-    try {
-      execFileSync('git', ['diff', '--no-index', '--no-color', 'before.md', 'after.md'], {
-        cwd: dir,
-        encoding: 'utf8',
-      });
-    } catch (error) {
-      diff = (error as { stdout: string }).stdout; // exit code 1: the files differ
-    }
-    return diff
-      .split('\n')
-      .filter((line) => !line.startsWith('diff --git') && !line.startsWith('index '))
-      .join('\n')
-      .replace('--- a/before.md', '--- a/SKILL.md')
-      .replace('+++ b/after.md', '+++ b/SKILL.md');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  if (original.split(anchor).length !== 2) {
+    throw new Error(`the example SKILL.md must hold ${anchor} exactly once`);
   }
+  return [{ path: 'SKILL.md', replace: [{ old: anchor, new: `${RELEASE_SECTION}${anchor}` }] }];
 }
 
 function chainRules(): Rule[] {
@@ -269,7 +247,7 @@ function chainRules(): Rule[] {
       addresses_weaknesses: ['no-release-procedure'],
       rationale:
         'Adds the missing release procedure as a general rule for any version and date, including the link references that Keep a Changelog relies on.',
-      diff: improvementDiff(),
+      edits: improvementEdits(),
       self_check: wouldNot.map((item) => ({
         would_not_item: item,
         respected: true,

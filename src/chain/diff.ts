@@ -122,6 +122,53 @@ export async function applyUnifiedDiff(
   }
 }
 
+/** Stages exactly `files` in the repository at `root` and returns the tree's id. */
+async function stageTree(root: string, files: readonly SkillFile[]): Promise<string> {
+  await runGit(['rm', '-r', '--cached', '--quiet', '--ignore-unmatch', '.'], { cwd: root });
+  for (const entry of await readdir(root)) {
+    if (entry !== '.git') await rm(join(root, entry), { recursive: true, force: true });
+  }
+  await writeTree(root, files);
+  await runGit(['add', '--all', '--force', '.'], { cwd: root });
+  return (await runGit(['write-tree'], { cwd: root })).stdout.trim();
+}
+
+/**
+ * The unified diff from `before` to `after` (paths `a/…`, `b/…`, new and deleted files against
+ * /dev/null), made by git so that `applyUnifiedDiff(before, diff)` gives `after` back.
+ */
+export async function unifiedDiff(
+  before: readonly SkillFile[],
+  after: readonly SkillFile[],
+): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'so-diff-'));
+  try {
+    await runGit(['init', '--quiet'], { cwd: root });
+    const from = await stageTree(root, before);
+    const to = await stageTree(root, after);
+    const { stdout } = await runGit(
+      [
+        '-c',
+        'core.quotePath=false',
+        'diff-tree',
+        '-p',
+        '-r',
+        '--no-renames',
+        '--no-color',
+        '--no-ext-diff',
+        '--src-prefix=a/',
+        '--dst-prefix=b/',
+        from,
+        to,
+      ],
+      { cwd: root },
+    );
+    return stdout;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 function gitReason(stderr: string): string {
   const lines = stderr
     .split('\n')

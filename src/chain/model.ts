@@ -70,6 +70,12 @@ export interface RoleOutput<T> {
   toolName: string;
   toolDescription: string;
   maxTokens?: number;
+  /** Checks beyond the schema; each problem goes back to the model for a repair turn. */
+  validate?: (value: T) => Promise<readonly string[]> | readonly string[];
+  /** Repair turns after the first answer (default 1). */
+  repairs?: number;
+  /** Top-level fields in groups, asked one group per turn when an answer hits `max_tokens`. */
+  split?: readonly (readonly string[])[];
 }
 
 /** One role-scoped structured model call: the only way the chain talks to a model. */
@@ -116,6 +122,9 @@ export function createChainModel(
         toolDescription: output.toolDescription,
         tag: role,
         maxTokens: output.maxTokens ?? 8192,
+        ...(output.validate ? { validate: output.validate } : {}),
+        ...(output.repairs === undefined ? {} : { repairs: output.repairs }),
+        ...(output.split ? { split: output.split } : {}),
         ...(signal ? { signal } : {}),
       };
       const budget = contextBudget(model, options.contextShare);

@@ -16,6 +16,7 @@ import {
   asParam,
   check,
   InvalidModelOutputError,
+  OutputTruncatedError,
   repairTurns,
   type StructuredCall,
   supportsForcedToolChoice,
@@ -81,7 +82,7 @@ export async function callStructuredWithTools<T>(
     call.toolChoice === undefined
       ? supportsForcedToolChoice(call.model)
       : call.toolChoice === 'forced';
-  const base = await systemFor(call, false);
+  const base = await systemFor(call, false, call.toolName);
   const system: TextBlockParam[] = [
     ...(typeof base === 'string' ? [{ type: 'text' as const, text: base }] : (base ?? [])),
     { type: 'text', text: opts.instructions },
@@ -100,7 +101,7 @@ export async function callStructuredWithTools<T>(
   const cache = { sharedPrefixMessages: [...(call.cache?.sharedPrefixMessages ?? []), -1] };
 
   let toolTurns = 0;
-  let repaired = false;
+  let repaired = 0;
   for (let turn = 0; turn <= maxToolTurns + 2; turn++) {
     const reading = toolTurns < maxToolTurns;
     const toolChoice: ToolChoice = !forcible
@@ -143,11 +144,16 @@ export async function callStructuredWithTools<T>(
       messages.push({ role: 'user', content: results });
       continue;
     }
-    const outcome = check(reply, call.toolName, call.schema);
+    if (reply.stop_reason === 'max_tokens') {
+      throw new OutputTruncatedError(call.tag, call.maxTokens, `a call to ${call.toolName}`);
+    }
+    const outcome = await check(reply, call.toolName, call.schema, call.validate);
     if (outcome.ok) return outcome.value;
-    if (repaired) throw new InvalidModelOutputError(call.tag, outcome.issues);
-    repaired = true;
-    messages.push(...(await repairTurns(reply, call.toolName, outcome)));
+    if (repaired >= (call.repairs ?? 1)) {
+      throw new InvalidModelOutputError(call.tag, outcome.issues, repaired);
+    }
+    repaired++;
+    messages.push(...(await repairTurns(reply, call.toolName, outcome.issues, outcome.toolUse)));
   }
   throw new InvalidModelOutputError(call.tag, [
     `no call to the tool ${call.toolName} after ${maxToolTurns} turns of local tool calls`,

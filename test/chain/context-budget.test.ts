@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -17,6 +17,8 @@ import { createModelClient } from '../../src/model/client.js';
 import { estimateRequestTokens } from '../../src/model/context-window.js';
 import { parseScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
+
+const EXAMPLE_SKILL = resolve(import.meta.dirname, '../../examples/keep-a-changelog/skill');
 
 /**
  * A synthetic 1 MB, 100-file skill through every role that sees a skill: each request the model
@@ -149,13 +151,14 @@ describe('a 1 MB, 100-file skill', () => {
       intent: '',
       directives: [],
     });
-    await askImprovement(model, {
-      ...common,
-      analysis: '# Analysis',
-      weaknesses: [],
-      submissions: null,
-      skill,
-    });
+    // The demo's scripted edits target the example skill's SKILL.md: check them against it.
+    const example = readFileSync(join(EXAMPLE_SKILL, 'SKILL.md'), 'utf8');
+    await askImprovement(
+      model,
+      { ...common, analysis: '# Analysis', weaknesses: [], submissions: null, skill },
+      [{ path: 'SKILL.md', content: example }],
+      {},
+    );
     await askValidation(model, {
       ...common,
       before: skill,

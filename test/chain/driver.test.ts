@@ -57,7 +57,7 @@ describe('failed steps', () => {
     const failed = await cli(repo, 'answer', 'no', '--scripted', script);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(
-      /^error: step 03 design-tests failed: The test-designer model returned output that does not match its schema, twice .*functionalities/m,
+      /^error: step 03 design-tests failed: The test-designer model returned output that does not pass its checks, 2 times .*functionalities/m,
     );
     expect(failed.stderr).toContain('retry with: skill-optimizer run skills/keep-a-changelog');
     // The gate answer and the failure state: nothing of step 3 is on the branch.

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseFrontmatter } from '../../src/bench/frontmatter.js';
 import { HeldoutLiteralError } from '../../src/chain/candidate-scan.js';
-import { DiffDoesNotApplyError, extractDiff } from '../../src/chain/diff.js';
-import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
+import { extractDiff } from '../../src/chain/diff.js';
+import {
+  type ChainModel,
+  createChainModel,
+  type Role,
+  type RolePrompt,
+} from '../../src/chain/model.js';
 import { StepRefusedError, type StepRun } from '../../src/chain/ports.js';
 import { proposalFrontmatter } from '../../src/chain/reports.js';
 import { type ChainState, initialState } from '../../src/chain/state.js';
@@ -14,6 +19,10 @@ import {
   runImprove,
 } from '../../src/chain/steps/improve.js';
 import { defaultConfig } from '../../src/config/schema.js';
+import { createModelClient } from '../../src/model/client.js';
+import { parseScript } from '../../src/model/scripted/script.js';
+import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
+import { InvalidModelOutputError } from '../../src/model/structured.js';
 import type { LocalRunStore } from '../../src/store/local.js';
 import { useGitSandbox } from '../store/git-fixture.js';
 import { expectOnly, HELDOUT_MARKERS, markerOf, seedRunDir } from './firewall-fixture.js';
@@ -49,22 +58,35 @@ const analysis = (has: boolean) =>
     : '---\nhas_structural_weakness: false\nweaknesses: []\n---\n\nNothing structural.\n';
 
 const improvedMarker = markerOf('improved-skill/SKILL.md');
-const goodDiff = [
+const RULE = 'When cutting a release, move every Unreleased entry under the new version heading.';
+const editWith = (rule: string) => [
+  {
+    path: 'SKILL.md',
+    replace: [
+      {
+        old: `Improved body ${improvedMarker}\n`,
+        new: `Improved body ${improvedMarker}\n\n${rule}\n`,
+      },
+    ],
+  },
+];
+const goodEdits = editWith(RULE);
+const goodHunk = [
   '--- a/SKILL.md',
   '+++ b/SKILL.md',
-  '@@ -6,3 +6,5 @@',
+  `@@ -6,3 +6,5 @@ description: Keep a changelog. ${improvedMarker}`,
   ' # Body',
   ' ',
   ` Improved body ${improvedMarker}`,
   '+',
-  '+When cutting a release, move every Unreleased entry under the new version heading.',
+  `+${RULE}`,
   '',
 ].join('\n');
 
 const answer: ImproveOutput = {
   addresses_weaknesses: ['no-release-guidance'],
   rationale: 'Releases need a procedure.\n```diff\nnot the diff\n```',
-  diff: goodDiff,
+  edits: goodEdits,
   self_check: [
     {
       would_not_item: 'naming the probe file in a special rule.',
@@ -168,7 +190,11 @@ describe('runImprove', () => {
     expect(report.body).toContain(
       '| `no-release-guidance` | Copying the expected entry text into the skill | yes | no expected text |',
     );
-    expect(extractDiff(report.body)).toBe(goodDiff);
+    const diff = extractDiff(report.body);
+    expect(diff).toMatch(
+      /^diff --git a\/SKILL\.md b\/SKILL\.md\nindex [0-9a-f]+\.\.[0-9a-f]+ 100644\n/,
+    );
+    expect(diff).toContain(goodHunk);
     expect(outcome.result).toBe('addresses no-release-guidance; 1 file(s), +2 −0 lines');
   });
 
@@ -200,20 +226,28 @@ describe('runImprove', () => {
       /would NOT address the weakness: .*\(oops\)/,
     ],
     [
-      'a diff that breaks the frontmatter',
+      'edits that break the frontmatter',
       {
         ...answer,
-        diff: `--- a/SKILL.md\n+++ b/SKILL.md\n@@ -1,3 +1,2 @@\n ---\n-name: keep-a-changelog\n description: Keep a changelog. ${improvedMarker}\n`,
+        edits: [{ path: 'SKILL.md', replace: [{ old: 'name: keep-a-changelog\n', new: '' }] }],
       },
-      /breaks the skill: .*name/,
+      /edits break the skill: .*name/,
     ],
     [
-      'a diff that deletes SKILL.md',
+      'edits that change nothing',
       {
         ...answer,
-        diff: `--- a/reference/types.md\n+++ /dev/null\n@@ -1 +0,0 @@\n-Improved reference ${markerOf('improved-skill/reference/types.md')}\n--- a/SKILL.md\n+++ /dev/null\n@@ -1,8 +0,0 @@\n----\n-name: keep-a-changelog\n-description: Keep a changelog. ${improvedMarker}\n----\n-\n-# Body\n-\n-Improved body ${improvedMarker}\n`,
+        edits: [{ path: 'SKILL.md', replace: [{ old: '# Body', new: '# Body' }] }],
       },
-      /deletes SKILL\.md/,
+      /change nothing in the skill/,
+    ],
+    [
+      'edits that do not apply to the current skill',
+      {
+        ...answer,
+        edits: [{ path: 'SKILL.md', replace: [{ old: 'Vendored body', new: 'x' }] }],
+      },
+      /edit 1 \(SKILL\.md\), replacement 1: the old text "Vendored body" was not found/,
     ],
   ])('rejects %s and writes nothing', async (_what, out, message) => {
     const error = await runImprove(await stepRun(fakeModel(out).model)).catch((e: unknown) => e);
@@ -225,7 +259,9 @@ describe('runImprove', () => {
     const visible = markerOf('tests/add-entry/fixed-with-pr/probe.yaml');
     const taped = {
       ...answer,
-      diff: goodDiff.replace('new version heading.', `new version heading, as in ${visible}.`),
+      edits: editWith(
+        RULE.replace('new version heading.', `new version heading, as in ${visible}.`),
+      ),
     };
     const outcome = await runImprove(await stepRun(fakeModel(taped).model));
     const change = outcome.changes[0];
@@ -234,7 +270,9 @@ describe('runImprove', () => {
     expect(report.body).toContain(
       `## Probe literals in the added lines (found by the tool)\n\nThese strings come from visible probes; the validator is shown this list.\n\n- \`${visible}\` (id) from visible probe add-entry/fixed-with-pr, at SKILL.md:10\n`,
     );
-    expect(extractDiff(report.body)).toBe(taped.diff);
+    expect(extractDiff(report.body)).toContain(
+      `+When cutting a release, move every Unreleased entry under the new version heading, as in ${visible}.\n`,
+    );
     expect(outcome.result).toBe(
       'addresses no-release-guidance; 1 file(s), +2 −0 lines; 1 duct-tape finding',
     );
@@ -245,7 +283,7 @@ describe('runImprove', () => {
       'its diff',
       (m: string) => ({
         ...answer,
-        diff: goodDiff.replace('new version heading.', `heading ${m}.`),
+        edits: editWith(RULE.replace('new version heading.', `heading ${m}.`)),
       }),
     ],
     ['its rationale', (m: string) => ({ ...answer, rationale: `Because of ${m}.` })],
@@ -264,6 +302,20 @@ describe('runImprove', () => {
     },
   );
 
+  it('rejects an edit that would overwrite a binary file of the skill with text', async () => {
+    await store.commit('a binary file', [
+      { path: 'improved-skill/assets/logo.png', content: Buffer.from([0x89, 0x50, 0, 1]) },
+    ]);
+    try {
+      const out = { ...answer, edits: [{ path: 'assets/logo.png', content: 'text' }] };
+      const error = await runImprove(await stepRun(fakeModel(out).model)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProposalRejectedError);
+      expect((error as Error).message).toContain('assets/logo.png is a binary file');
+    } finally {
+      await store.commit('drop it', [{ path: 'improved-skill/assets/logo.png', delete: true }]);
+    }
+  });
+
   it('refuses to show the optimizer a 07 that carries a held-out literal', async () => {
     const heldout = markerOf('tests/release/cut-release/probe.yaml');
     await store.commit('07 edited by hand', [
@@ -281,11 +333,77 @@ describe('runImprove', () => {
     expect((error as HeldoutLiteralError).retry).toBe('skill-optimizer rerun analyze');
     expect(calls).toHaveLength(0);
   });
+});
 
-  it('rejects a diff that does not apply to the current skill', async () => {
-    const stale = { ...answer, diff: goodDiff.replace('Improved body', 'Vendored body') };
-    const error = await runImprove(await stepRun(fakeModel(stale).model)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DiffDoesNotApplyError);
-    expect((error as Error).message).toMatch(/SKILL\.md/);
+describe('runImprove with edits that do not apply (scripted model)', () => {
+  const servers: ScriptedServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  const reply = (edits: unknown) => ({
+    content: [{ type: 'tool_use', name: 'propose_improvement', input: { ...answer, edits } }],
+  });
+  // one character off: the file says "Improved body", the model types "Improved  body"
+  const offByOne = [
+    {
+      path: 'SKILL.md',
+      replace: [{ old: `Improved  body ${improvedMarker}\n`, new: `Improved body\n\n${RULE}\n` }],
+    },
+  ];
+  // the marker occurs in the description and in the body
+  const notUnique = [{ path: 'SKILL.md', replace: [{ old: improvedMarker, new: RULE }] }];
+
+  async function serveModel(turns: unknown[]) {
+    const script = parseScript(
+      JSON.stringify({
+        rules: turns.map((edits, i) => ({
+          name: `turn-${i + 1}`,
+          when: { tool_offered: 'propose_improvement', turn: i + 1 },
+          reply: reply(edits),
+        })),
+      }),
+      'improve.json',
+    );
+    const server = await startScriptedServer({ script });
+    servers.push(server);
+    const client = createModelClient({ apiKey: 'sk-test', baseURL: server.url, maxAttempts: 1 });
+    return {
+      server,
+      model: createChainModel(client, defaultConfig().models, {
+        contextShare: defaultConfig().context_share,
+      }),
+    };
+  }
+
+  const messagesOf = (server: ScriptedServer, i: number) =>
+    JSON.stringify((server.requests[i]?.body as { messages: unknown[] }).messages);
+
+  it('sends the exact problem back in the same conversation, and applies the repaired edits', async () => {
+    const { server, model } = await serveModel([offByOne, notUnique, goodEdits]);
+    const outcome = await runImprove(await stepRun(model));
+
+    expect(server.requests.map((r) => r.rule)).toEqual(['turn-1', 'turn-2', 'turn-3']);
+    const second = messagesOf(server, 1);
+    expect(second).toContain('"is_error":true');
+    expect(second).toContain('edit 1 (SKILL.md), replacement 1: the old text \\"Improved  body');
+    expect(second).toContain('was not found');
+    const third = messagesOf(server, 2);
+    expect(third).toContain('Improved  body'); // the first answer is still in the conversation
+    expect(third).toContain(
+      `the old text \\"${improvedMarker}\\" occurs 2 times (lines 3, 8); include more of the surrounding text`,
+    );
+    const change = outcome.changes[0];
+    if (!change || !('content' in change)) throw new Error('expected a written file');
+    expect(extractDiff(String(change.content))).toContain(goodHunk);
+  });
+
+  it('stops after the bounded repairs with the last problem, never retrying blind', async () => {
+    const { server, model } = await serveModel([offByOne, offByOne, offByOne, goodEdits]);
+    const error = await runImprove(await stepRun(model)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidModelOutputError);
+    expect((error as Error).message).toContain('3 times (after 2 repair attempts)');
+    expect((error as Error).message).toContain('was not found');
+    expect(server.requests).toHaveLength(3);
   });
 });

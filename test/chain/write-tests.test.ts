@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadSuite } from '../../src/bench/suite.js';
+import { createChainModel } from '../../src/chain/model.js';
 import { StepRefusedError } from '../../src/chain/ports.js';
 import { InvalidProbeFileError } from '../../src/chain/probe-files.js';
 import {
@@ -12,6 +13,10 @@ import {
   type WriterOutput,
 } from '../../src/chain/steps/write-tests.js';
 import { scopeViolation, WriteScopeError } from '../../src/chain/write-scope.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createModelClient } from '../../src/model/client.js';
+import { parseScript } from '../../src/model/scripted/script.js';
+import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import type { LocalRunStore } from '../../src/store/local.js';
 import { useGitSandbox } from '../store/git-fixture.js';
 import { expectOnly, HELDOUT_MARKERS, seedRunDir } from './firewall-fixture.js';
@@ -399,5 +404,85 @@ describe('write scope', () => {
       });
       await expect(runWriteTests(await makeRun(store, { model }))).rejects.toThrow(message);
     }
+  });
+});
+
+describe('runWriteTests with a writer cut at max_tokens (scripted model)', () => {
+  const open: ScriptedServer[] = [];
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.close()));
+  });
+
+  const partRule = (part: string, input: Record<string, unknown>) => ({
+    name: part,
+    when: { tool_offered: `write_probe_${part}` },
+    reply: { content: [{ type: 'tool_use', name: `write_probe_${part}`, input }] },
+  });
+
+  it('asks the probe again in parts, in the same conversation, and writes it whole', async () => {
+    const script = parseScript(
+      JSON.stringify({
+        rules: [
+          {
+            name: 'whole-probe-cut',
+            when: { tool_offered: 'write_probe' },
+            reply: {
+              content: [{ type: 'tool_use', name: 'write_probe', input: { prompt: 'Rec' } }],
+              stop_reason: 'max_tokens',
+            },
+          },
+          partRule('part_1_of_4', {
+            prompt: 'Record PR #42 in the changelog.',
+            tags: ['changelog'],
+            workspace_files: [{ path: 'CHANGELOG.md', content: '# Changelog\n' }],
+          }),
+          partRule('part_2_of_4', { grader_mjs: GRADER }),
+          partRule('part_3_of_4', {
+            smoke_good: [{ path: 'CHANGELOG.md', content: '- Fix (#42)\n' }],
+          }),
+          partRule('part_4_of_4', { smoke_bad: [{ path: 'CHANGELOG.md', content: '- Fix\n' }] }),
+        ],
+      }),
+      'split.json',
+    );
+    const server = await startScriptedServer({ script });
+    open.push(server);
+    const store = await seedStore(sandbox.base, {
+      'tests/add-entry/spec.yaml': specYaml({
+        functionality: 'add-entry',
+        picked: true,
+        priority: 1,
+        probes: [{ id: 'one' }],
+      }),
+    });
+    stores.push(store);
+    const config = configSchema.parse({});
+    const client = createModelClient({ apiKey: 'sk-test', baseURL: server.url, maxAttempts: 1 });
+    const model = createChainModel(client, config.models, { contextShare: config.context_share });
+
+    const outcome = await runWriteTests(await makeRun(store, { model }));
+
+    expect(server.requests.map((r) => r.rule)).toEqual([
+      'whole-probe-cut',
+      'part_1_of_4',
+      'part_2_of_4',
+      'part_3_of_4',
+      'part_4_of_4',
+    ]);
+    // One conversation: each part's request carries every earlier turn.
+    const turns = server.requests.map((r) => (r.body as { messages: unknown[] }).messages.length);
+    expect(turns).toEqual([1, 3, 5, 7, 9]);
+    const last = JSON.stringify(server.requests[4]?.body);
+    expect(last).toContain('cut off at the output limit of 16000 tokens');
+    expect(last).toContain('Record PR #42 in the changelog.');
+    const written = new Map(
+      outcome.changes.flatMap((c) => ('content' in c ? [[c.path, c.content] as const] : [])),
+    );
+    expect(written.get('tests/add-entry/one/grader.mjs')).toBe(GRADER);
+    expect(written.get('tests/add-entry/one/smoke/bad/CHANGELOG.md')).toBe('- Fix\n');
+    expect(written.get('tests/add-entry/one/workspace/CHANGELOG.md')).toBe('# Changelog\n');
+    expect(parse(String(written.get('tests/add-entry/one/probe.yaml')))).toMatchObject({
+      prompt: 'Record PR #42 in the changelog.',
+    });
   });
 });

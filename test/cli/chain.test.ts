@@ -153,13 +153,14 @@ describe('gates from the command line', () => {
     expect(showRunFile(repo, '07-analysis.md')).toContain('DIRECTIVE-SEEN.');
     expect(chainState(repo).directives.analyze ?? []).toEqual([]);
 
-    // A diff whose context is not in the skill: step 8 fails and writes nothing.
-    const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as { diff: string };
-    proposal.diff = proposal.diff.replace(
-      /^ (.*See `reference\/change-types\.md`.*)$/m,
-      ' This line is not in the skill.',
-    );
-    expect(proposal.diff).toContain('This line is not in the skill.');
+    // Edits whose old text is not in the skill: after the bounded repairs (the scripted model
+    // repeats itself), step 8 fails with the problem and writes nothing.
+    const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as {
+      edits: Array<{ replace: Array<{ old: string }> }>;
+    };
+    const replacement = proposal.edits[0]?.replace[0];
+    if (replacement === undefined) throw new Error('the demo improve reply has no replacement');
+    replacement.old = 'This line is not in the skill.';
     const badDiff = writeScript(sandbox.base, [variant('improve', proposal), ...rules]);
     const proposalBefore = showRunFile(repo, '08-improvement-proposal.md');
     const failed = await cli(
@@ -172,7 +173,9 @@ describe('gates from the command line', () => {
       badDiff,
     );
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/^error: step 08 improve failed: .+/m);
+    expect(failed.stderr).toMatch(
+      /^error: step 08 improve failed: .+3 times \(after 2 repair attempts\): edit 1 \(SKILL\.md\), replacement 1: the old text "This line is not in the skill\." was not found/m,
+    );
     expect(commitLabels(repo).slice(-2)).toEqual(['rerun improve', '08 improve failed']);
     expect(showRunFile(repo, '08-improvement-proposal.md')).toBe(proposalBefore);
     expect(listRunFiles(repo, 'improved-skill')).toEqual([]);

@@ -29,17 +29,25 @@ const URL = 'https://github.com/acme/widget/compare/v1.2.0...v1.3.0';
 const frontmatter = (text: string | null) =>
   parse(/^---\n([\s\S]*?)\n---/.exec(text ?? '')?.[1] ?? '') as Record<string, unknown>;
 
+/** The demo's improve reply with the visible probe's URL added as an example to its new rule. */
+function tapedProposal(rules: ReturnType<typeof demoRules>) {
+  const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as {
+    edits: Array<{ path: string; replace: Array<{ old: string; new: string }> }>;
+  };
+  const replacement = proposal.edits[0]?.replace[0];
+  if (replacement === undefined) throw new Error('the demo improve reply has no replacement');
+  const general =
+    "   line above the previous release's compares that release's tag with the new one.";
+  expect(replacement.new).toContain(general);
+  replacement.new = replacement.new.replace(general, `${general}\n   For example \`${URL}\`.`);
+  return proposal;
+}
+
 describe('a duct-tape candidate in the scripted chain', () => {
   it('shows the validator the probe URL the proposal copies, and blocks a held-out version in 07', async () => {
     const repo = makeRepo(sandbox.base);
     const rules = smallDesign(demoRules(), PROBES);
-    const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as { diff: string };
-    const general =
-      "+   line above the previous release's compares that release's tag with the new one.";
-    expect(proposal.diff).toContain(general);
-    proposal.diff = proposal.diff
-      .replace(general, `${general}\n+   For example \`${URL}\`.`)
-      .replace(/^@@ -41,4 \+41,(\d+) @@/m, (_m, n: string) => `@@ -41,4 +41,${Number(n) + 1} @@`);
+    const proposal = tapedProposal(rules);
     // answers only when the validator's prompt lists the finding; the demo's rule approves
     const shown = withInput(
       ruleNamed(rules, 'validate'),
@@ -100,12 +108,7 @@ describe('a duct-tape candidate in the scripted chain', () => {
   it('overrides a validator that approves duct tape: needs-revision, one blocker per literal', async () => {
     const repo = makeRepo(sandbox.base, { config: { max_revisions: 0 } });
     const rules = smallDesign(demoRules(), PROBES);
-    const proposal = structuredClone(toolInput(ruleNamed(rules, 'improve'))) as { diff: string };
-    const general =
-      "+   line above the previous release's compares that release's tag with the new one.";
-    proposal.diff = proposal.diff
-      .replace(general, `${general}\n+   For example \`${URL}\`.`)
-      .replace(/^@@ -41,4 \+41,(\d+) @@/m, (_m, n: string) => `@@ -41,4 +41,${Number(n) + 1} @@`);
+    const proposal = tapedProposal(rules);
     // the demo's own validator rule approves whatever it is shown
     const taped = writeScript(sandbox.base, [
       withInput(ruleNamed(rules, 'improve'), proposal, 'improve with duct tape'),

@@ -6,6 +6,7 @@ import { createModelClient } from '../../src/model/client.js';
 import {
   callStructured,
   InvalidModelOutputError,
+  OutputTruncatedError,
   supportsForcedToolChoice,
   toolInputSchema,
 } from '../../src/model/structured.js';
@@ -140,8 +141,8 @@ describe('callStructured', () => {
         tool_use_id: 'toolu_bad',
         is_error: true,
         content:
-          'Your input for the tool `submit_verdict` did not match its schema:\n' +
-          '<untrusted_data label="schema-issues">\n' +
+          'Your input for the tool `submit_verdict` could not be used:\n' +
+          '<untrusted_data label="issues">\n' +
           '- score: Invalid input: expected number, received string\n' +
           '- reasons: Too small: expected array to have >=1 items\n' +
           '</untrusted_data>\n\n' +
@@ -171,8 +172,8 @@ describe('callStructured', () => {
           {
             type: 'text',
             text:
-              'Your input for the tool `submit_verdict` did not match its schema:\n' +
-              '<untrusted_data label="schema-issues">\n' +
+              'Your input for the tool `submit_verdict` could not be used:\n' +
+              '<untrusted_data label="issues">\n' +
               '- no call to the tool submit_verdict (stop_reason: end_turn)\n' +
               '</untrusted_data>\n\n' +
               'Call `submit_verdict` again, with input that fixes every problem listed above.\n',
@@ -214,7 +215,7 @@ describe('callStructured', () => {
       'score: Too big: expected number to be <=1',
     ]);
     expect((error as Error).message).toBe(
-      'The evaluator model returned output that does not match its schema, twice (after one repair attempt): score: Too big: expected number to be <=1',
+      'The evaluator model returned output that does not pass its checks, 2 times (after 1 repair attempt): score: Too big: expected number to be <=1',
     );
   });
 
@@ -246,6 +247,117 @@ describe('callStructured', () => {
     await callStructured({ ...call(makeClient()), toolChoice: 'instructed' });
     expect(bodies[0]?.tool_choice).toEqual({ type: 'tool', name: 'submit_verdict' });
     expect(bodies[1]?.tool_choice).toEqual({ type: 'auto' });
+  });
+});
+
+const cut = (name: string, input: unknown, id = 'toolu_cut') => ({
+  ...toolReply(name, input, { id }),
+  stop_reason: 'max_tokens',
+});
+
+describe('callStructured validate hook', () => {
+  it('sends each problem back in the same conversation, for as many repairs as allowed', async () => {
+    const { bodies, matcher } = capture();
+    nock(API)
+      .post('/v1/messages', matcher)
+      .reply(200, toolReply('submit_verdict', { score: 0.1, reasons: ['a'] }, { id: 'toolu_a' }))
+      .post('/v1/messages', matcher)
+      .reply(200, toolReply('submit_verdict', { score: 0.2, reasons: ['b'] }, { id: 'toolu_b' }))
+      .post('/v1/messages', matcher)
+      .reply(200, toolReply('submit_verdict', { score: 0.3, reasons: ['c'] }, { id: 'toolu_c' }));
+    const verdict = await callStructured({
+      ...call(makeClient()),
+      repairs: 2,
+      validate: (v) => (v.reasons[0] === 'c' ? [] : [`reason '${v.reasons[0]}' is not c`]),
+    });
+    expect(verdict.reasons).toEqual(['c']);
+    const last = bodies[2]?.messages ?? [];
+    // first ask, answer a, its error, answer b, its error: one growing conversation
+    expect(last.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(JSON.stringify(last[2])).toContain("reason 'a' is not c");
+    expect(JSON.stringify(last[4])).toContain("reason 'b' is not c");
+    expect(JSON.stringify(last[4])).toContain('toolu_b');
+  });
+
+  it('throws with the last problem once the repairs are spent', async () => {
+    nock(API)
+      .post('/v1/messages')
+      .times(3)
+      .reply(200, toolReply('submit_verdict', { score: 0.1, reasons: ['a'] }));
+    const error = await callStructured({
+      ...call(makeClient()),
+      repairs: 2,
+      validate: () => ['never good'],
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidModelOutputError);
+    expect((error as Error).message).toContain('3 times (after 2 repair attempts): never good');
+  });
+});
+
+describe('callStructured at max_tokens', () => {
+  it('does not repair a cut answer as invalid JSON: it throws OutputTruncatedError', async () => {
+    const scope = nock(API)
+      .post('/v1/messages')
+      .reply(200, cut('submit_verdict', { score: 0.5 }));
+    const error = await callStructured(call(makeClient())).catch((e: unknown) => e);
+    expect(scope.isDone()).toBe(true);
+    expect(error).toBeInstanceOf(OutputTruncatedError);
+    expect((error as Error).message).toContain('cut off at its output limit of 1024 tokens');
+  });
+
+  it('asks a cut answer again in parts, in the same conversation, and joins them', async () => {
+    const { bodies, matcher } = capture();
+    nock(API)
+      .post('/v1/messages', matcher)
+      .reply(200, cut('submit_verdict', { score: 0.5 }))
+      .post('/v1/messages', matcher)
+      .reply(200, toolReply('submit_verdict_part_1_of_2', { score: 0.5 }, { id: 'toolu_p1' }))
+      .post('/v1/messages', matcher)
+      .reply(
+        200,
+        toolReply(
+          'submit_verdict_part_2_of_2',
+          { reasons: ['long'], label: 'bad' },
+          { id: 'toolu_p2' },
+        ),
+      );
+    const verdict = await callStructured({
+      ...call(makeClient()),
+      split: [['score'], ['reasons', 'label']],
+    });
+    expect(verdict).toEqual({ score: 0.5, reasons: ['long'], label: 'bad' });
+    const first = bodies[1];
+    expect(first?.tools.map((t) => t.name)).toEqual(['submit_verdict_part_1_of_2']);
+    expect(first?.tool_choice).toEqual({ type: 'tool', name: 'submit_verdict_part_1_of_2' });
+    expect(first?.messages[2]?.content).toEqual([
+      expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_cut', is_error: true }),
+    ]);
+    expect(JSON.stringify(first?.messages[2])).toContain('cut off at the output limit of 1024');
+    // the cut input is not sent again
+    expect(first?.messages[1]?.content).toEqual([
+      { type: 'tool_use', id: 'toolu_cut', name: 'submit_verdict', input: {} },
+    ]);
+    const second = bodies[2];
+    expect(second?.tools.map((t) => t.name)).toEqual(['submit_verdict_part_2_of_2']);
+    expect(second?.messages).toHaveLength(5);
+    expect(second?.messages[4]?.content).toEqual([
+      expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_p1', is_error: false }),
+    ]);
+    expect(JSON.stringify(second?.messages[4])).toContain('reasons+label');
+  });
+
+  it('gives up when a part is cut too', async () => {
+    nock(API)
+      .post('/v1/messages')
+      .reply(200, cut('submit_verdict', {}))
+      .post('/v1/messages')
+      .reply(200, cut('submit_verdict_part_1_of_2', {}));
+    const error = await callStructured({
+      ...call(makeClient()),
+      split: [['score'], ['reasons', 'label']],
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OutputTruncatedError);
+    expect((error as Error).message).toContain('part 1 of 2 of submit_verdict, score');
   });
 });
 

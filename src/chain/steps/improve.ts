@@ -6,7 +6,14 @@ import type { RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
 import { assertNoHeldout, ductTapeFindings, readProbeLiterals } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
-import { applyUnifiedDiff, changedFiles, readSkillFiles, renderDiffFence } from '../diff.js';
+import {
+  changedFiles,
+  readSkillFiles,
+  renderDiffFence,
+  type SkillFile,
+  unifiedDiff,
+} from '../diff.js';
+import { applyEdits, type EditContext, editProblems, skillEdit } from '../edits.js';
 import {
   cleanText,
   directivesSection,
@@ -47,10 +54,11 @@ const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
 export const improveOutput = z.strictObject({
   addresses_weaknesses: z.array(slug).min(1).describe('Ids of the weaknesses from the analysis'),
   rationale: z.string().min(1).describe('Why this change addresses them as a general principle'),
-  diff: z
-    .string()
+  edits: z
+    .array(skillEdit)
     .min(1)
-    .describe('Unified diff, paths relative to the skill folder (--- a/SKILL.md, +++ b/SKILL.md)'),
+    .max(50)
+    .describe('The change, per file: exact replacements, or the whole content of a new file'),
   self_check: z
     .array(
       z.strictObject({
@@ -104,9 +112,42 @@ export async function renderImprovePrompt(input: ImproveInput): Promise<RoleProm
   return { ...prompt, skills: [{ label: 'skill', skill: input.skill }] };
 }
 
+/** Repair turns the optimizer gets when its edits do not apply or break the skill. */
+export const EDIT_REPAIRS = 2;
+
+/**
+ * Why the edits cannot become the proposal, one line each (empty when they can): they do not
+ * apply to the current files, change nothing, or leave SKILL.md unparseable.
+ */
+export function proposalProblems(
+  before: readonly SkillFile[],
+  out: ImproveOutput,
+  context: EditContext = {},
+): string[] {
+  const problems = editProblems(before, out.edits, context);
+  if (problems.length > 0) return problems;
+  const after = applyEdits(before, out.edits, context);
+  const { written, deleted } = changedFiles(before, after);
+  if (written.length === 0 && deleted.length === 0) {
+    return ['the edits apply but change nothing in the skill'];
+  }
+  const skillMd = after.find((f) => f.path === 'SKILL.md');
+  if (skillMd === undefined) return ['the skill has no SKILL.md'];
+  try {
+    parseSkillMarkdown(skillMd.content, 'SKILL.md after the edits');
+  } catch (error) {
+    if (!(error instanceof InvalidFileError)) throw error;
+    return [`the edits break the skill: ${error.message}`];
+  }
+  return [];
+}
+
+/** Asks for the change; edits that do not apply go back to the optimizer, in its conversation. */
 export async function askImprovement(
   model: ChainModel,
   input: ImproveInput,
+  before: readonly SkillFile[],
+  context: EditContext,
   signal?: AbortSignal,
 ): Promise<ImproveOutput> {
   return model.call(
@@ -115,8 +156,10 @@ export async function askImprovement(
     {
       schema: improveOutput,
       toolName: 'propose_improvement',
-      toolDescription: 'Propose one principled change to the skill as a unified diff',
+      toolDescription: 'Propose one principled change to the skill as exact edits of its files',
       maxTokens: 16_384,
+      validate: (out) => proposalProblems(before, out, context),
+      repairs: EDIT_REPAIRS,
     },
     signal,
   );
@@ -181,6 +224,7 @@ function ductTapeSection(findings: readonly LiteralFinding[]): string[] {
 
 function renderBody(
   out: ImproveOutput,
+  diff: string,
   weaknesses: readonly AnalysedWeakness[],
   ductTape: readonly LiteralFinding[],
 ): string {
@@ -211,7 +255,7 @@ function renderBody(
     ...ductTapeSection(ductTape),
     '## Diff',
     '',
-    renderDiffFence(out.diff),
+    renderDiffFence(diff),
   ].join('\n');
 }
 
@@ -233,33 +277,29 @@ export async function runImprove(run: StepRun): Promise<StepOutcome> {
     scanText(input.analysis, STEPS.analyze.report, literals),
     'skill-optimizer rerun analyze',
   );
-  const out = await askImprovement(run.deps.model, input, run.signal);
-  checkProposal(out, input.weaknesses);
-
   const before = await readSkillFiles(store, input.skill.copy);
-  const after = await applyUnifiedDiff(before, out.diff);
+  const text = new Set(before.map((f) => `${input.skill.copy}/${f.path}`));
+  const binary = new Set(
+    (await store.list(input.skill.copy))
+      .filter((full) => !text.has(full))
+      .map((full) => full.slice(input.skill.copy.length + 1)),
+  );
+  const out = await askImprovement(run.deps.model, input, before, { binary }, run.signal);
+  checkProposal(out, input.weaknesses);
+  // the structured call already sent these back for repair; a model port without it lands here
+  const problems = proposalProblems(before, out, { binary });
+  if (problems.length > 0) throw new ProposalRejectedError(problems.join('; '));
+  const after = applyEdits(before, out.edits, { binary });
   const { written, deleted } = changedFiles(before, after);
-  if (written.length === 0 && deleted.length === 0) {
-    throw new ProposalRejectedError('the proposal applies but changes nothing in the skill');
-  }
-  const skillMd = after.find((f) => f.path === 'SKILL.md');
-  if (skillMd === undefined) throw new ProposalRejectedError('the proposal deletes SKILL.md');
-  try {
-    parseSkillMarkdown(skillMd.content, 'SKILL.md after the proposal');
-  } catch (error) {
-    if (!(error instanceof InvalidFileError)) throw error;
-    throw new ProposalRejectedError(`the proposal breaks the skill: ${error.message}`, {
-      cause: error,
-    });
-  }
+  const diff = await unifiedDiff(before, after);
 
   const ids = [...new Set(out.addresses_weaknesses)];
-  const ductTape = ductTapeFindings(out.diff, literals);
+  const ductTape = ductTapeFindings(diff, literals);
   const report = writeReport(
     STEPS.improve.report,
     proposalFrontmatter,
     { addresses_weaknesses: ids },
-    renderBody(out, input.weaknesses, ductTape),
+    renderBody(out, diff, input.weaknesses, ductTape),
     run.head,
   );
   // the report holds the rationale, the self-check and the whole diff
@@ -274,7 +314,7 @@ export async function runImprove(run: StepRun): Promise<StepOutcome> {
       : `; ${ductTape.length} duct-tape finding${ductTape.length === 1 ? '' : 's'}`;
   return {
     changes: [report],
-    result: `addresses ${ids.join(', ')}; ${written.length + deleted.length} file(s), ${diffStats(out.diff)}${tape}`,
+    result: `addresses ${ids.join(', ')}; ${written.length + deleted.length} file(s), ${diffStats(diff)}${tape}`,
   };
 }
 

@@ -208,6 +208,18 @@ export const writerOutput = z.strictObject({
 });
 export type WriterOutput = z.infer<typeof writerOutput>;
 
+/**
+ * A whole probe may not fit one answer: cut at `max_tokens`, it is asked again in these parts,
+ * one tool call each, in the same conversation (the task first, so the grader and smoke
+ * fixtures are written against it).
+ */
+export const WRITER_PARTS = [
+  ['prompt', 'tags', 'limits', 'workspace_files'],
+  ['grader_mjs'],
+  ['smoke_good'],
+  ['smoke_bad'],
+] as const satisfies readonly (readonly (keyof WriterOutput)[])[];
+
 export async function askWriter(
   model: ChainModel,
   input: WriteProbeInput,
@@ -221,6 +233,7 @@ export async function askWriter(
       toolName: 'write_probe',
       toolDescription: 'Return the probe: task prompt, workspace, grader and smoke fixtures',
       maxTokens: 16_000,
+      split: WRITER_PARTS,
     },
     signal,
   );

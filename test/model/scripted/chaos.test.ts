@@ -8,7 +8,7 @@ import {
   disturbReply,
 } from '../../../src/model/scripted/chaos.js';
 import type { ReplyMessage } from '../../../src/model/scripted/reply.js';
-import { callStructured } from '../../../src/model/structured.js';
+import { callStructured, OutputTruncatedError } from '../../../src/model/structured.js';
 import { serve } from './helpers.js';
 
 /** A structured answer (`record_answer`) and a plain reply for anything else. */
@@ -97,7 +97,15 @@ describe('chaos mode of the scripted server', () => {
     expect(reply.content).toMatchObject([{ type: 'text', text: 'fine' }]);
   });
 
-  for (const kind of ['prose', 'fence', 'extra-field', 'max-tokens', 'refusal'] as const) {
+  it('max-tokens: a structured call that cannot split its answer fails with a named error, unrepaired', async () => {
+    const server = await serve(SCRIPT, {
+      chaos: settings({ seed: 1, rate: 1, kinds: ['max-tokens'] }),
+    });
+    await expect(structured(server.url, 'review')).rejects.toThrow(OutputTruncatedError);
+    expect(server.requests.map((r) => r.rule)).toEqual(['answer (chaos: max-tokens)']);
+  });
+
+  for (const kind of ['prose', 'fence', 'extra-field', 'refusal'] as const) {
     it(`${kind}: the structured call repairs it and gets the scripted answer`, async () => {
       const server = await serve(SCRIPT, { chaos: settings({ seed: 1, rate: 1, kinds: [kind] }) });
       const value = await structured(server.url, 'review');
