@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { HARDER_DIRECTIVE } from '../../src/chain/gates.js';
+import { STOPPED_EXIT_CODE } from '../../src/cli/chain-command.js';
 import {
   chainState,
   cli,
@@ -75,7 +76,7 @@ describe('failed steps', () => {
     expect(state.status).toBe('running');
 
     const budget = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
-    expect(budget.code).toBe(0);
+    expect(budget.code).toBe(STOPPED_EXIT_CODE);
     expect(budget.stdout).toMatch(
       /run stopped: error budget spent: 3 consecutive failed steps \(last: 03 design-tests: The test-designer model/,
     );
@@ -105,7 +106,7 @@ describe('failed steps', () => {
     );
 
     const run = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
-    expect(run.code).toBe(0);
+    expect(run.code).toBe(STOPPED_EXIT_CODE);
     expect(run.stdout).toContain(
       'run stopped: the test validator rejected probes in two rounds in a row',
     );
@@ -147,7 +148,7 @@ describe('loops', () => {
     const repo = makeRepo(sandbox.base, { config: { heldout_share: 0, max_iterations: 1 } });
     const script = writeScript(sandbox.base, smallDesign(demoRules(), THREE));
     const first = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
-    expect(first.code).toBe(0);
+    expect(first.code).toBe(STOPPED_EXIT_CODE);
     expect(first.stdout).toContain('06 bench: 100% pass');
     expect(first.stdout).toContain('verdict inconclusive: kept skill stays');
     expect(first.stdout).toContain('run stopped: max_iterations (1) reached at 33.3%');
@@ -171,7 +172,7 @@ describe('loops', () => {
     );
     git(repo, 'commit', '--quiet', '-am', 'Lift max_iterations');
     const again = await cli(repo, 'rerun', '7', '--scripted', script);
-    expect(again.code).toBe(0);
+    expect(again.code).toBe(STOPPED_EXIT_CODE);
     expect(again.stdout).toContain(
       'run stopped: converged: no more than 2 points of gain over the last 3 benches',
     );
@@ -193,7 +194,7 @@ describe('loops', () => {
     const repo = makeRepo(sandbox.base, { config: { budget_usd: 0.001 } });
     const script = writeScript(sandbox.base, demoRules());
     const run = await cli(repo, 'run', SKILL, '--autopilot', '--scripted', script);
-    expect(run.code).toBe(0);
+    expect(run.code).toBe(STOPPED_EXIT_CODE);
     expect(run.stdout).toMatch(/run stopped: cost budget of \$0\.001 spent \(\$0\.\d\d\)/);
     expect(commitLabels(repo)).toEqual(['00 vendor', '01 functionality', 'report']);
     const state = chainState(repo);
