@@ -50,8 +50,10 @@ export interface ClaudeCodeRunnerDeps {
   limits?: Partial<Omit<AgentLimits, 'timeoutMs'>>;
 }
 
-/** What a SKILL.md `name` may be to be used as a folder name. */
-const SAFE_SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Characters an install folder name may hold; any other run of characters becomes one `-`. */
+const UNSAFE_FOLDER_CHARS = /[^A-Za-z0-9._-]+/g;
+/** Longest install folder name: well under every file system's 255-byte limit. */
+const MAX_FOLDER_NAME = 64;
 /** The agent's default limits: Claude Code is one large multi-threaded program. */
 const AGENT_LIMITS = { memoryMb: 4096, maxDiskMb: 100, maxProcesses: 256 };
 const STDERR_LINES_KEPT = 20;
@@ -68,7 +70,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
       const meter = deps.gateway.openTrial(`${probe.id}#${path.basename(workspaceDir)}`, {
         maxTotalTokens: probe.limits.max_total_tokens,
       });
-      const collector = new TrialCollector(probe.prompt, skill?.name ?? null);
+      const folder = skill === null ? null : skillFolderName(skill.name);
+      const collector = new TrialCollector(probe.prompt, skill?.name ?? null, folder);
       const stderr: string[] = [];
       const keepStderr = (data: string): void => {
         for (const line of data.split('\n')) if (line.trim() !== '') stderr.push(line.trim());
@@ -106,7 +109,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
           );
         }
         const gatewaySocket = bridge?.socketPath;
-        if (skill !== null) uninstall = await installSkill(skill.dir, skill.name, workspaceDir);
+        if (skill !== null && folder !== null)
+          uninstall = await installSkill(skill.dir, folder, workspaceDir);
         const options: Options = {
           cwd: workspaceDir,
           settingSources: ['project'],
@@ -254,20 +258,34 @@ export function agentEnv(e: AgentEnvInput): Record<string, string> {
 }
 
 /**
- * Copies the skill folder to `<workspace>/.claude/skills/<name>/`; the returned function removes
+ * The folder under `.claude/skills/` a skill is installed in: its name, accents dropped, with every run of
+ * characters other than letters, digits, `.`, `_` and `-` made one `-`, leading and trailing
+ * punctuation dropped (no `-x` an argument parser could take for an option, no `.` or `..`),
+ * cut to 64 characters; `skill` when nothing is left. The skill's own `name` is not changed.
+ */
+export function skillFolderName(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(UNSAFE_FOLDER_CHARS, '-')
+    .replace(/^[._-]+/, '')
+    .slice(0, MAX_FOLDER_NAME)
+    .replace(/[._-]+$/, '');
+  return slug === '' ? 'skill' : slug;
+}
+
+/**
+ * Copies the skill folder to `<workspace>/.claude/skills/<folder>/`; the returned function removes
  * that copy and any of its parent folders this call created, leaving the agent's own files.
  */
 async function installSkill(
   skillDir: string,
-  name: string,
+  folder: string,
   workspaceDir: string,
 ): Promise<() => Promise<void>> {
-  if (!SAFE_SKILL_NAME.test(name)) {
-    throw new Error(`skill name '${name}' cannot be used as a folder name under .claude/skills/`);
-  }
   const claudeDir = path.join(workspaceDir, '.claude');
   const skillsDir = path.join(claudeDir, 'skills');
-  const target = path.join(skillsDir, name);
+  const target = path.join(skillsDir, folder);
   const created = await mkdir(skillsDir, { recursive: true });
   await cp(skillDir, target, { recursive: true, errorOnExist: true, force: false });
   return async () => {
@@ -341,9 +359,11 @@ export class TrialCollector {
   skillTriggered = false;
   private lastAssistantId: string | undefined;
 
+  /** `folder`: the install folder name, which the agent may call the skill by instead. */
   constructor(
     prompt: string,
     private readonly skillName: string | null,
+    private readonly folder: string | null = skillName,
   ) {
     this.transcript = [{ role: 'user', content: prompt }];
   }
@@ -413,7 +433,9 @@ export class TrialCollector {
     if (typeof input !== 'object' || input === null) return false;
     const named =
       (input as Record<string, unknown>).skill ?? (input as Record<string, unknown>).command;
-    return typeof named === 'string' && named.replace(/^\//, '').trim() === this.skillName;
+    if (typeof named !== 'string') return false;
+    const called = named.replace(/^\//, '').trim();
+    return called === this.skillName.trim() || called === this.folder;
   }
 }
 

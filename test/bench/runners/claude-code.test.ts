@@ -9,6 +9,7 @@ import { type ModelGateway, startModelGateway } from '../../../src/bench/gateway
 import {
   classify,
   createClaudeCodeRunner,
+  skillFolderName,
   TrialCollector,
 } from '../../../src/bench/runners/claude-code.js';
 import { AGENT_GATEWAY_PORT, type AgentIsolation } from '../../../src/bench/sandbox/agent.js';
@@ -165,6 +166,55 @@ describe('claude-code runner with the real agent', () => {
     // The installed copy is removed afterwards: the workspace holds only what the agent left.
     expect((await readdir(workspaceDir)).sort()).toEqual(['data.csv', 'report.txt']);
   });
+
+  it.each([
+    ['spaces', 'CSV report: quarterly', 'CSV-report-quarterly'],
+    ['leading dashes', '--csv-report', 'csv-report'],
+  ])(
+    'installs a skill whose name has %s under a slug folder, the name unchanged',
+    async (_, name, folder) => {
+      const skillDir = path.join(root, 'odd-skill');
+      await mkdir(skillDir);
+      await writeFile(
+        path.join(skillDir, 'SKILL.md'),
+        `---\nname: ${JSON.stringify(name)}\ndescription: Use when asked to summarise a CSV file into a report.\n---\n\n${SKILL_MARKER}\n`,
+      );
+      const odd = await loadSkill(skillDir);
+      expect(odd.name).toBe(name);
+      const runner = await setup({
+        rules: [
+          {
+            name: 'look',
+            // Claude Code lists and calls a skill by its folder.
+            when: { turn: 1, contains: `- ${folder}` },
+            reply: {
+              content: [
+                {
+                  type: 'tool_use',
+                  name: 'Bash',
+                  input: { command: 'ls .claude/skills > seen.txt' },
+                },
+                { type: 'tool_use', name: 'Skill', input: { skill: folder } },
+              ],
+            },
+          },
+          {
+            name: 'finish',
+            when: { turn: 2, last_user_contains: SKILL_MARKER },
+            reply: { content: [{ type: 'text', text: 'Done.' }] },
+          },
+        ],
+      });
+      const out = await runner.runTrial({ ...input(probe(), false), skill: odd });
+
+      expect(rulesUsed()).toEqual(['look', 'finish']);
+      expect(out.error).toBeUndefined();
+      expect(out.stopReason).toBe('end_turn');
+      expect(out.skillTriggered).toBe(true);
+      expect(await readFile(path.join(workspaceDir, 'seen.txt'), 'utf8')).toBe(`${folder}\n`);
+      expect((await readdir(workspaceDir)).sort()).toEqual(['data.csv', 'seen.txt']);
+    },
+  );
 
   it('runs the baseline without any skill installed', async () => {
     const runner = await setup({
@@ -526,6 +576,22 @@ describe('claude-code runner with the real agent', () => {
     expect(out.error).toMatch(/^claude-code failed: /);
     expect(out.error).not.toContain('\n');
     expect(await readdir(workspaceDir)).toEqual(['data.csv']);
+  });
+});
+
+describe('skillFolderName', () => {
+  it('keeps a plain name and makes any other a safe folder name', () => {
+    expect(skillFolderName('csv-report')).toBe('csv-report');
+    expect(skillFolderName('PDF_tools.v2')).toBe('PDF_tools.v2');
+    expect(skillFolderName('CSV report: quarterly')).toBe('CSV-report-quarterly');
+    expect(skillFolderName('--help')).toBe('help');
+    expect(skillFolderName('..')).toBe('skill');
+    expect(skillFolderName('../../etc')).toBe('etc');
+    expect(skillFolderName('a/b\\c')).toBe('a-b-c');
+    expect(skillFolderName('café crème')).toBe('cafe-creme');
+    expect(skillFolderName('技能')).toBe('skill');
+    expect(skillFolderName(`${'x'.repeat(70)}`)).toBe('x'.repeat(64));
+    expect(skillFolderName(`${'y'.repeat(63)} z`)).toBe('y'.repeat(63));
   });
 });
 
