@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
+import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
 
 /**
  * The loopback model gateway (CHAIN.md §6.2): agent processes get its URL and a per-trial dummy
@@ -10,7 +10,7 @@ import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
  */
 
 export interface TrialLimits {
-  /** Tokens of all kinds (input, output, cache write, cache read) a trial may use. */
+  /** Tokens a trial may use, each kind counted at its price in input tokens (`pricedTokens`). */
   maxTotalTokens?: number;
   budgetUsd?: number;
 }
@@ -77,15 +77,6 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'content-length',
 ]);
 
-export function totalTokens(usage: Usage): number {
-  return (
-    usage.input_tokens +
-    usage.output_tokens +
-    usage.cache_creation_input_tokens +
-    usage.cache_read_input_tokens
-  );
-}
-
 export async function startModelGateway(options: ModelGatewayOptions): Promise<ModelGateway> {
   const trials = new Map<string, TrialState>();
   const upstream = options.upstreamBaseURL.replace(/\/+$/, '');
@@ -134,7 +125,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
 
   function isOverBudget(trial: TrialState): boolean {
     const { maxTotalTokens, budgetUsd } = trial.limits;
-    if (maxTotalTokens !== undefined && totalTokens(trial.usage) >= maxTotalTokens) return true;
+    if (maxTotalTokens !== undefined && pricedTokens(trial.usage) >= maxTotalTokens) return true;
     return budgetUsd !== undefined && trial.cost >= budgetUsd;
   }
 

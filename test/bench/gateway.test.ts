@@ -229,12 +229,13 @@ describe('model gateway', () => {
   });
 
   it('refuses further requests once the token budget is spent and records it', async () => {
-    const trial = gateway.openTrial('t1', { maxTotalTokens: 200 });
-    const first = await post(trial.apiKey, { model: 'claude-test' }); // 163 tokens
+    // Counted at price: 100 input + 20 output × 5 + 3 cache writes × 1.25 + 40 cache reads × 0.1.
+    const trial = gateway.openTrial('t1', { maxTotalTokens: 400 });
+    const first = await post(trial.apiKey, { model: 'claude-test' }); // 207.75 tokens
     expect(first.status).toBe(200);
     await first.text();
     expect(trial.budgetExhausted()).toBe(false);
-    const second = await post(trial.apiKey, { model: 'claude-test' }); // 326 tokens
+    const second = await post(trial.apiKey, { model: 'claude-test' }); // 415.5 tokens
     expect(second.status).toBe(200);
     await second.text();
     const refused = await post(trial.apiKey, { model: 'claude-test' });
@@ -246,7 +247,7 @@ describe('model gateway', () => {
     expect(trial.budgetExhausted()).toBe(true);
     expect(received).toHaveLength(2);
     // Another trial is unaffected.
-    const other = gateway.openTrial('t2', { maxTotalTokens: 200 });
+    const other = gateway.openTrial('t2', { maxTotalTokens: 400 });
     expect((await post(other.apiKey, { model: 'claude-test' })).status).toBe(200);
   });
 
