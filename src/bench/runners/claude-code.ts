@@ -85,6 +85,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         timedOut = true;
         abort.abort();
       }, probe.limits.timeout_s * 1000);
+      // The agent would retry an unreachable API until the time limit: end the trial now.
+      meter.onUnreachable(() => abort.abort());
       let home: string | undefined;
       let gatewayDir: string | undefined;
       let bridge: LoopbackBridge | undefined;
@@ -194,6 +196,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         limit: limitHit,
         cancelled: input.signal.aborted,
         budgetHit: meter.budgetExhausted(),
+        unreachable: meter.unreachable(),
+        gatewayRequests: meter.requests(),
         timeoutS: probe.limits.timeout_s,
         stderrTail: stderr.at(-1),
       });
@@ -314,9 +318,23 @@ export function classify(c: {
   limit?: string | null;
   cancelled: boolean;
   budgetHit: boolean;
+  /** The gateway could not reach the model API (and nothing of this trial reached it). */
+  unreachable?: string | null;
+  /** Requests the gateway got from this trial's agent; 0 means it never reached the gateway. */
+  gatewayRequests?: number;
   timeoutS: number;
   stderrTail: string | undefined;
 }): Outcome {
+  if (c.unreachable) return { stopReason: 'error', error: oneLine(c.unreachable) };
+  if (c.timedOut && c.gatewayRequests === 0) {
+    const tail = c.stderrTail === undefined ? '' : ` (stderr: ${c.stderrTail})`;
+    return {
+      stopReason: 'error',
+      error: oneLine(
+        `the agent never reached the model gateway in ${c.timeoutS} s: no model request arrived${tail}`,
+      ),
+    };
+  }
   if (c.timedOut) return { stopReason: 'timeout', error: `trial timed out after ${c.timeoutS} s` };
   if (c.limit) return { stopReason: 'error', error: `the sandbox killed the agent: ${c.limit}` };
   if (c.cancelled) return { stopReason: 'error', error: 'trial cancelled' };

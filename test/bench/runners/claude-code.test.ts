@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
@@ -561,6 +563,28 @@ describe('claude-code runner with the real agent', () => {
     expect(out.error).toBe('trial cancelled');
   });
 
+  it('ends a trial at once with an error naming the model API the gateway cannot reach', async () => {
+    const deadURL = await closedPortURL();
+    gateway = await startModelGateway({
+      upstreamBaseURL: deadURL,
+      upstreamApiKey: REAL_KEY,
+    });
+    const runner = createClaudeCodeRunner({
+      gateway,
+      executable: EXECUTABLE,
+      isolation: HAS_BWRAP ? await bubblewrap() : PROCESS,
+    });
+    const started = Date.now();
+    const out = await runner.runTrial(input(probe({ timeout_s: 40 }), true));
+    expect(out.stopReason).toBe('error');
+    expect(out.error).toBe(
+      `the model gateway could not reach the model API at ${deadURL}: connect ECONNREFUSED ${deadURL.slice('http://'.length)}`,
+    );
+    // Not after the agent's retries ran into the 40 s limit.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await readdir(workspaceDir)).toEqual(['data.csv']);
+  });
+
   it('reports an agent that cannot start as an error instead of throwing', async () => {
     gateway = await startModelGateway({
       upstreamBaseURL: 'http://127.0.0.1:1',
@@ -722,6 +746,28 @@ describe('classify', () => {
     });
   });
 
+  it('names the gateway when a timed-out agent never reached it or the API was unreachable', () => {
+    const base = {
+      result: undefined,
+      thrown: undefined,
+      cancelled: false,
+      budgetHit: false,
+      timeoutS: 40,
+      stderrTail: undefined,
+    };
+    expect(classify({ ...base, timedOut: true, gatewayRequests: 0 })).toEqual({
+      stopReason: 'error',
+      error: 'the agent never reached the model gateway in 40 s: no model request arrived',
+    });
+    expect(classify({ ...base, timedOut: true, gatewayRequests: 3 })).toEqual({
+      stopReason: 'timeout',
+      error: 'trial timed out after 40 s',
+    });
+    expect(
+      classify({ ...base, timedOut: false, gatewayRequests: 1, unreachable: 'no route' }),
+    ).toEqual({ stopReason: 'error', error: 'no route' });
+  });
+
   it('puts timeout, cancellation and budget before whatever the agent reported', () => {
     const r = result({ subtype: 'success', is_error: true, result: 'x' });
     expect(classify({ ...base, result: r, timedOut: true })).toEqual({
@@ -746,3 +792,12 @@ describe('classify', () => {
     });
   });
 });
+
+/** The URL of a loopback port nothing listens on (port 1 is one fetch refuses outright). */
+async function closedPortURL(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
