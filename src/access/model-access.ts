@@ -32,8 +32,8 @@ export interface ModelAccess {
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
 /**
- * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
- * the bundled Action has no agent binary and leaves it out.
+ * Builds the `claude-code` runner. Injected by the edges that have the Claude Code agent: the CLI
+ * (its dependency) and the Action (installed at run time, action/claude-code-install.ts).
  */
 export type ClaudeCodeRunnerFactory = (opts: {
   gateway: ModelGateway;
