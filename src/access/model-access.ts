@@ -44,8 +44,8 @@ export function secretInReach(env: NodeJS.ProcessEnv, scriptedPath: string | und
 const logOf = (opts: { log?: ModelLog }) => (opts.log ? { log: opts.log } : {});
 
 /**
- * Builds the `claude-code` runner. Injected by the edges that ship the Claude Code agent (the CLI);
- * the bundled Action has no agent binary and leaves it out.
+ * Builds the `claude-code` runner. Injected by the edges that have the Claude Code agent: the CLI
+ * (its dependency) and the Action (installed at run time, action/claude-code-install.ts).
  */
 export type ClaudeCodeRunnerFactory = (opts: {
   gateway: ModelGateway;

@@ -1,14 +1,18 @@
 import { appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as core from '@actions/core';
 import { openChainAccess } from '../access/chain-access.js';
-import { openModelAccess } from '../access/model-access.js';
+import { type ClaudeCodeRunnerFactory, openModelAccess } from '../access/model-access.js';
 import { runPreflight } from '../access/preflight.js';
+import { createClaudeCodeRunner } from '../bench/runners/claude-code.js';
 import { type BubblewrapProbe, probeBubblewrap, type SandboxMode } from '../bench/sandbox/index.js';
+import type { RunnerName } from '../bench/types.js';
 import { SkillOptimizerError } from '../errors.js';
 import { createGitHubClient, type GitHubClientOptions } from '../github/client.js';
 import { redactSecrets, registerSecret } from '../text/redact.js';
 import { actionsArtifacts, redactingArtifacts } from './artifacts.js';
+import { ensureClaudeCode, type RunProgram } from './claude-code-install.js';
 import { readActionContext } from './context.js';
 import { actionGitHub } from './github-port.js';
 import { hostCommands } from './host-commands.js';
@@ -31,7 +35,12 @@ export interface RunOptions {
   strongSandboxVerified?: () => Promise<boolean>;
   /** The sandbox preflight's host commands and bubblewrap probe. */
   sandbox?: { host?: HostCommands; probe?: BubblewrapProbe };
+  /** Where the Claude Code agent is installed and how programs (npm, the agent) are run. */
+  claudeCode?: { cacheDir?: string; run?: RunProgram };
 }
+
+/** The folder the example workflows cache with actions/cache (keep the two the same). */
+export const CLAUDE_CODE_CACHE = join(homedir(), '.cache', 'skill-optimizer', 'claude-code');
 
 const MISSING_KEY =
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, shown to the user
@@ -126,6 +135,24 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     });
     return preflight;
   };
+  // The `claude-code` runner: its agent is installed (or found in the cache) once per job, when a
+  // config or suite first asks for it.
+  let agent: Promise<string> | undefined;
+  const claudeCodeFor = async (
+    runner: RunnerName,
+  ): Promise<{ claudeCode?: ClaudeCodeRunnerFactory }> => {
+    if (runner !== 'claude-code') return {};
+    agent ??= ensureClaudeCode({
+      cacheDir: options.claudeCode?.cacheDir ?? CLAUDE_CODE_CACHE,
+      log: (line) => log.info(line),
+      ...(options.claudeCode?.run ? { run: options.claudeCode.run } : {}),
+    });
+    const executable = await agent;
+    return {
+      claudeCode: ({ gateway, isolation }) =>
+        createClaudeCodeRunner({ gateway, isolation, executable, log: (line) => log.info(line) }),
+    };
+  };
   return {
     inputs,
     context,
@@ -138,9 +165,11 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     artifacts: redactingArtifacts(options.artifacts ?? actionsArtifacts()),
     async openAccess(opts) {
       await sandboxReady(opts.config.sandbox);
+      const claudeCode = await claudeCodeFor(opts.config.runner);
       const access = await openChainAccess({
         env: modelEnv,
         ...opts,
+        ...claudeCode,
         scriptedPath: undefined,
         sandboxMode: opts.config.sandbox,
         ...injectedProbe,
@@ -172,10 +201,12 @@ async function buildDeps(options: RunOptions): Promise<ActionDeps> {
     publisher: githubPublisher(client, options.publish ?? {}),
     async openModel(runner, sandboxMode) {
       await sandboxReady(sandboxMode);
+      const claudeCode = await claudeCodeFor(runner);
       return openModelAccess({
         env: modelEnv,
         scriptedPath: undefined,
         runner,
+        ...claudeCode,
         sandboxMode,
         ...injectedProbe,
         missingKeyHint: MISSING_KEY,

@@ -1,5 +1,6 @@
-import { answerGate, loadState } from '../chain/driver.js';
-import { markStopped, pickFunctionalities, queueRerun } from '../chain/steer.js';
+import { recordOnlyDeps } from '../access/record-only.js';
+import { answerGate, loadState, stopRun } from '../chain/driver.js';
+import { pickFunctionalities, queueRerun } from '../chain/steer.js';
 import { workBranchName } from '../routing/branch.js';
 import type { ParsedCommand } from '../routing/commands.js';
 import type { RouteDecision } from '../routing/route.js';
@@ -158,7 +159,7 @@ async function applyCommand(
     drive(s, run, tracker, { actor, autopilot: false, skillPr, ...(steer ? { steer } : {}) });
   switch (command.kind) {
     case 'stop':
-      await markStopped(run.store, actor, now);
+      await stopWithReport(s, run, tracker, actor);
       return idle(run, target, tracker);
     case 'status': {
       const report = await idle(run, target, tracker);
@@ -189,6 +190,50 @@ async function applyCommand(
       return approveGate(s, run, tracker, target, actor, skillPr);
     case 'answer':
       return approveGate(s, run, tracker, target, actor, skillPr, undefined, command.option);
+  }
+}
+
+/**
+ * `/optimize stop`: ends the run with its report, as the CLI's `stop` does. A run that benched
+ * gets the non-convergence review, written by the model when this job has a key; without one the
+ * report goes without it. A run that has ended already is left as it is.
+ */
+async function stopWithReport(
+  s: Session,
+  run: GitHubRun,
+  tracker: TrackerSync,
+  actor: string,
+): Promise<void> {
+  const state = await loadState({ store: run.store });
+  if (state.status === 'done' || state.status === 'stopped') return;
+  const log = (line: string) => s.deps.log.info(`${run.slug}: ${line}`);
+  const onProgress = (line: string) => {
+    log(line);
+    tracker.progress(line);
+  };
+  const reason = `stopped by ${actor}`;
+  if (state.benches.length === 0 || s.deps.inputs['anthropic-api-key'] === '') {
+    const deps = recordOnlyDeps({
+      store: run.store,
+      repoRoot: run.local.worktreeDir,
+      config: s.config,
+      why: 'no Anthropic API key is available to this job, so the non-convergence review was not written',
+      log,
+      now: s.deps.now,
+    });
+    await stopRun(deps, reason, { onProgress, actor });
+    return;
+  }
+  const access = await s.deps.openAccess({
+    store: run.store,
+    repoRoot: run.local.worktreeDir,
+    config: s.config,
+    log,
+  });
+  try {
+    await stopRun(access.deps, reason, { onProgress, actor });
+  } finally {
+    await access.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
+import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
 
 /**
  * The loopback model gateway (CHAIN.md §6.2): agent processes get its URL and a per-trial dummy
@@ -10,7 +10,7 @@ import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
  */
 
 export interface TrialLimits {
-  /** Tokens of all kinds (input, output, cache write, cache read) a trial may use. */
+  /** Tokens a trial may use, each kind counted at its price in input tokens (`pricedTokens`). */
   maxTotalTokens?: number;
   budgetUsd?: number;
 }
@@ -22,6 +22,12 @@ export interface TrialMeter {
   costUsd(): number;
   /** True once a request was refused because the trial's budget was spent. */
   budgetExhausted(): boolean;
+  /** Requests the agent sent with this trial's key (refused ones included). */
+  requests(): number;
+  /** Why the upstream could not be reached, while no request of this trial has reached it. */
+  unreachable(): string | null;
+  /** Called once when the upstream is found unreachable before any request reached it. */
+  onUnreachable(listener: (why: string) => void): void;
   /** Forget the key: later requests with it are refused as unauthenticated. */
   close(): void;
 }
@@ -49,6 +55,10 @@ interface TrialState {
   usage: Usage;
   cost: number;
   exhausted: boolean;
+  requests: number;
+  reached: boolean;
+  unreachable: string | null;
+  listeners: Array<(why: string) => void>;
 }
 
 /** Request headers never forwarded: hop-by-hop, the caller's credentials, and encodings fetch renegotiates. */
@@ -77,15 +87,6 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'content-length',
 ]);
 
-export function totalTokens(usage: Usage): number {
-  return (
-    usage.input_tokens +
-    usage.output_tokens +
-    usage.cache_creation_input_tokens +
-    usage.cache_read_input_tokens
-  );
-}
-
 export async function startModelGateway(options: ModelGatewayOptions): Promise<ModelGateway> {
   const trials = new Map<string, TrialState>();
   const upstream = options.upstreamBaseURL.replace(/\/+$/, '');
@@ -108,6 +109,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
       sendError(res, 401, 'authentication_error', 'invalid x-api-key');
       return;
     }
+    trial.requests += 1;
     const body = await readBody(req);
     if (isOverBudget(trial)) {
       trial.exhausted = true;
@@ -119,12 +121,19 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     inflight.add(abort);
     res.on('close', () => abort.abort());
     try {
-      const upstreamRes = await fetch(upstream + (req.url ?? '/'), {
-        method: req.method ?? 'GET',
-        headers: forwardedHeaders(req, options.upstreamApiKey),
-        body: body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? body : undefined,
-        signal: abort.signal,
-      });
+      let upstreamRes: Response;
+      try {
+        upstreamRes = await fetch(upstream + (req.url ?? '/'), {
+          method: req.method ?? 'GET',
+          headers: forwardedHeaders(req, options.upstreamApiKey),
+          body: body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? body : undefined,
+          signal: abort.signal,
+        });
+      } catch (error) {
+        if (!abort.signal.aborted) noteUnreachable(trial, error);
+        throw error;
+      }
+      trial.reached = true;
       log(`gateway: trial ${trial.id} ${req.method} ${req.url} -> ${upstreamRes.status}`);
       await relay(upstreamRes, res, trial, requestModel(body));
     } finally {
@@ -132,9 +141,16 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     }
   }
 
+  /** The first failure to reach the upstream before any response: the agent cannot get one. */
+  function noteUnreachable(trial: TrialState, error: unknown): void {
+    if (trial.reached || trial.unreachable !== null) return;
+    trial.unreachable = `the model gateway could not reach the model API at ${upstream}: ${fetchFailure(error)}`;
+    for (const listener of trial.listeners) listener(trial.unreachable);
+  }
+
   function isOverBudget(trial: TrialState): boolean {
     const { maxTotalTokens, budgetUsd } = trial.limits;
-    if (maxTotalTokens !== undefined && totalTokens(trial.usage) >= maxTotalTokens) return true;
+    if (maxTotalTokens !== undefined && pricedTokens(trial.usage) >= maxTotalTokens) return true;
     return budgetUsd !== undefined && trial.cost >= budgetUsd;
   }
 
@@ -186,6 +202,10 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
         usage: zeroUsage(),
         cost: 0,
         exhausted: false,
+        requests: 0,
+        reached: false,
+        unreachable: null,
+        listeners: [],
       };
       trials.set(apiKey, state);
       return {
@@ -193,6 +213,11 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
         usage: () => ({ ...state.usage }),
         costUsd: () => state.cost,
         budgetExhausted: () => state.exhausted,
+        requests: () => state.requests,
+        unreachable: () => state.unreachable,
+        onUnreachable: (listener) => {
+          state.listeners.push(listener);
+        },
         close: () => {
           trials.delete(apiKey);
         },
@@ -265,6 +290,18 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** fetch says only "fetch failed"; the cause names the network error (ECONNREFUSED, ENOTFOUND). */
+function fetchFailure(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return typeof code === 'string' && !cause.message.includes(code)
+      ? `${cause.message} (${code})`
+      : cause.message;
+  }
+  return describe(error);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

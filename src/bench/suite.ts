@@ -18,6 +18,9 @@
  *   tags: [csv]                # optional
  *   heldout: false             # optional; held-out probes are hidden from the analyse/improve steps
  *
+ * `max_total_tokens` counts each kind of token at its price in input tokens (cache reads 0.1×,
+ * cache writes 1.25×, output 5×; model/usage.ts `pricedTokens`), so a trial's budget is a cost.
+ *
  * Each probe folder also holds `workspace/` (the agent's starting files, may be empty) and `grader.mjs`.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';

@@ -323,13 +323,27 @@ async function askBaseline(
   opts.onProgress?.(`gate ${gate.id}: waiting for an answer`);
 }
 
-/** Ends a run that has not ended yet at this step boundary (a human's `stop`), report written. */
+/**
+ * Ends a run that has not ended yet at this step boundary (a human's `stop`), report written; an
+ * open gate is closed with `stop` recorded as `actor`'s answer.
+ */
 export async function stopRun(
   deps: DriverDeps,
   reason: string,
-  opts: Pick<DriverOptions, 'onProgress'>,
+  opts: Pick<DriverOptions, 'onProgress'> & { actor?: string },
 ): Promise<ChainState> {
-  const state = await loadState(deps);
+  const loaded = await loadState(deps);
+  const gate = loaded.open_gate;
+  const state =
+    gate === null || opts.actor === undefined
+      ? loaded
+      : {
+          ...loaded,
+          decisions: [
+            ...loaded.decisions,
+            { gate: gate.id, answer: 'stop', by: opts.actor, at: deps.now().toISOString() },
+          ],
+        };
   await finish(deps, state, { status: 'stopped', reason }, spendTracker(deps), opts);
   return loadState(deps);
 }

@@ -21,19 +21,6 @@ function closeGate(state: ChainState, answer: string, actor: string, now: Date):
   };
 }
 
-/** `/optimize stop`: ends the run at this step boundary. False when it had already ended. */
-export async function markStopped(store: RunStore, actor: string, now: Date): Promise<boolean> {
-  const state = await loadState({ store });
-  if (state.status === 'done' || state.status === 'stopped') return false;
-  const next: ChainState = {
-    ...closeGate(state, 'stop', actor, now),
-    status: 'stopped',
-    stop_reason: `stopped by ${actor}`,
-  };
-  await store.commit(operatorCommit(state.slug, 'stop', `by ${actor}`), [stateChange(next)]);
-  return true;
-}
-
 /**
  * `/optimize rerun <step> [directive]` and "request changes" on a gate: queues the directives for
  * the step and closes an open gate, recording the decision.

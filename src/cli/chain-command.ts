@@ -190,7 +190,7 @@ export async function stopCommand(opts: ChainCliOptions, io: CliIO): Promise<num
     }
     const access = await openAccessIfPossible(io, store, root, config, opts);
     try {
-      await stopRun(access.deps, `stopped by ${actor}`, {});
+      await stopRun(access.deps, `stopped by ${actor}`, { actor });
     } finally {
       await access.close();
     }

@@ -128,7 +128,9 @@ describe('duplicate deliveries', () => {
     expect(git(world.origin, 'show', `${stopped}:${RUN_DIR}/answered.txt`)).toBe(
       `comment ${COMMENT_ID}`,
     );
-    expect(git(world.origin, 'log', '-1', '--format=%s', stopped)).toMatch(/: stop — by octocat$/);
+    expect(git(world.origin, 'log', '-1', '--format=%s', stopped)).toMatch(
+      /: report — stopped by octocat$/,
+    );
     nock.cleanAll();
 
     // The restarted App dispatches the same comment again: GitHub is only read, nothing written.

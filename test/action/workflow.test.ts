@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CLAUDE_CODE_CACHE } from '../../src/action/run.js';
 import { dispatchInputs } from '../../src/app/handlers.js';
 
 const WORKFLOW = 'examples/workflows/skill-optimizer.yml';
@@ -38,6 +39,20 @@ const APP_INPUTS = Object.keys(
 describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
   const { workflow } = load(path);
   const steps = stepsOf(workflow);
+
+  it('caches the Claude Code agent where the Action installs it, before every job that benches', () => {
+    for (const [name, job] of Object.entries(workflow.jobs as Record<string, Workflow>)) {
+      const all = job.steps as Workflow[];
+      const action = all.findIndex((st) => String(st.uses).startsWith('your-org/skill-optimizer@'));
+      if (action === -1 || all[action].with?.command === 'bench-merge') continue;
+      const cache = all.findIndex((st) => String(st.uses).startsWith('actions/cache@'));
+      expect(cache, `job ${name}`).toBeGreaterThan(-1);
+      expect(cache, `job ${name}`).toBeLessThan(action);
+      const path = String(all[cache].with.path);
+      expect(path.replace(/^~/, homedir())).toBe(CLAUDE_CODE_CACHE);
+      expect(String(all[cache].with.key)).toContain('hashFiles(');
+    }
+  });
 
   it('declares every input the App dispatches (GitHub refuses undeclared ones)', () => {
     expect(APP_INPUTS).toEqual([

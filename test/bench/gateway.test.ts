@@ -229,12 +229,13 @@ describe('model gateway', () => {
   });
 
   it('refuses further requests once the token budget is spent and records it', async () => {
-    const trial = gateway.openTrial('t1', { maxTotalTokens: 200 });
-    const first = await post(trial.apiKey, { model: 'claude-test' }); // 163 tokens
+    // Counted at price: 100 input + 20 output × 5 + 3 cache writes × 1.25 + 40 cache reads × 0.1.
+    const trial = gateway.openTrial('t1', { maxTotalTokens: 400 });
+    const first = await post(trial.apiKey, { model: 'claude-test' }); // 207.75 tokens
     expect(first.status).toBe(200);
     await first.text();
     expect(trial.budgetExhausted()).toBe(false);
-    const second = await post(trial.apiKey, { model: 'claude-test' }); // 326 tokens
+    const second = await post(trial.apiKey, { model: 'claude-test' }); // 415.5 tokens
     expect(second.status).toBe(200);
     await second.text();
     const refused = await post(trial.apiKey, { model: 'claude-test' });
@@ -246,7 +247,7 @@ describe('model gateway', () => {
     expect(trial.budgetExhausted()).toBe(true);
     expect(received).toHaveLength(2);
     // Another trial is unaffected.
-    const other = gateway.openTrial('t2', { maxTotalTokens: 200 });
+    const other = gateway.openTrial('t2', { maxTotalTokens: 400 });
     expect((await post(other.apiKey, { model: 'claude-test' })).status).toBe(200);
   });
 
@@ -264,13 +265,16 @@ describe('model gateway', () => {
     expect(trial.budgetExhausted()).toBe(true);
   });
 
-  it('answers 502 when the upstream is unreachable', async () => {
+  it('answers 502 when the upstream is unreachable and tells the trial why', async () => {
+    const deadURL = await closedPortURL();
     const dead = await startModelGateway({
-      upstreamBaseURL: 'http://127.0.0.1:1',
+      upstreamBaseURL: deadURL,
       upstreamApiKey: REAL_KEY,
     });
     try {
       const trial = dead.openTrial('t1');
+      const heard: string[] = [];
+      trial.onUnreachable((why) => heard.push(why));
       const res = await fetch(`${dead.url}/v1/messages`, {
         method: 'POST',
         headers: { 'x-api-key': trial.apiKey },
@@ -278,6 +282,11 @@ describe('model gateway', () => {
       });
       expect(res.status).toBe(502);
       expect(((await res.json()) as { error: { type: string } }).error.type).toBe('api_error');
+      expect(trial.requests()).toBe(1);
+      expect(trial.unreachable()).toBe(
+        `the model gateway could not reach the model API at ${deadURL}: connect ECONNREFUSED ${deadURL.slice('http://'.length)}`,
+      );
+      expect(heard).toEqual([trial.unreachable()]);
     } finally {
       await dead.close();
     }
@@ -295,3 +304,12 @@ describe('model gateway', () => {
     for (const text of [...bodies, headers, ...logLines]) expect(text).not.toContain(REAL_KEY);
   });
 });
+
+/** The URL of a loopback port nothing listens on (port 1 is one fetch refuses outright). */
+async function closedPortURL(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}

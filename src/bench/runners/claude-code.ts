@@ -50,8 +50,10 @@ export interface ClaudeCodeRunnerDeps {
   limits?: Partial<Omit<AgentLimits, 'timeoutMs'>>;
 }
 
-/** What a SKILL.md `name` may be to be used as a folder name. */
-const SAFE_SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Characters an install folder name may hold; any other run of characters becomes one `-`. */
+const UNSAFE_FOLDER_CHARS = /[^A-Za-z0-9._-]+/g;
+/** Longest install folder name: well under every file system's 255-byte limit. */
+const MAX_FOLDER_NAME = 64;
 /** The agent's default limits: Claude Code is one large multi-threaded program. */
 const AGENT_LIMITS = { memoryMb: 4096, maxDiskMb: 100, maxProcesses: 256 };
 const STDERR_LINES_KEPT = 20;
@@ -68,7 +70,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
       const meter = deps.gateway.openTrial(`${probe.id}#${path.basename(workspaceDir)}`, {
         maxTotalTokens: probe.limits.max_total_tokens,
       });
-      const collector = new TrialCollector(probe.prompt, skill?.name ?? null);
+      const folder = skill === null ? null : skillFolderName(skill.name);
+      const collector = new TrialCollector(probe.prompt, skill?.name ?? null, folder);
       const stderr: string[] = [];
       const keepStderr = (data: string): void => {
         for (const line of data.split('\n')) if (line.trim() !== '') stderr.push(line.trim());
@@ -82,6 +85,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         timedOut = true;
         abort.abort();
       }, probe.limits.timeout_s * 1000);
+      // The agent would retry an unreachable API until the time limit: end the trial now.
+      meter.onUnreachable(() => abort.abort());
       let home: string | undefined;
       let gatewayDir: string | undefined;
       let bridge: LoopbackBridge | undefined;
@@ -106,7 +111,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
           );
         }
         const gatewaySocket = bridge?.socketPath;
-        if (skill !== null) uninstall = await installSkill(skill.dir, skill.name, workspaceDir);
+        if (skill !== null && folder !== null)
+          uninstall = await installSkill(skill.dir, folder, workspaceDir);
         const options: Options = {
           cwd: workspaceDir,
           settingSources: ['project'],
@@ -190,6 +196,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         limit: limitHit,
         cancelled: input.signal.aborted,
         budgetHit: meter.budgetExhausted(),
+        unreachable: meter.unreachable(),
+        gatewayRequests: meter.requests(),
         timeoutS: probe.limits.timeout_s,
         stderrTail: stderr.at(-1),
       });
@@ -254,20 +262,34 @@ export function agentEnv(e: AgentEnvInput): Record<string, string> {
 }
 
 /**
- * Copies the skill folder to `<workspace>/.claude/skills/<name>/`; the returned function removes
+ * The folder under `.claude/skills/` a skill is installed in: its name, accents dropped, with every run of
+ * characters other than letters, digits, `.`, `_` and `-` made one `-`, leading and trailing
+ * punctuation dropped (no `-x` an argument parser could take for an option, no `.` or `..`),
+ * cut to 64 characters; `skill` when nothing is left. The skill's own `name` is not changed.
+ */
+export function skillFolderName(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(UNSAFE_FOLDER_CHARS, '-')
+    .replace(/^[._-]+/, '')
+    .slice(0, MAX_FOLDER_NAME)
+    .replace(/[._-]+$/, '');
+  return slug === '' ? 'skill' : slug;
+}
+
+/**
+ * Copies the skill folder to `<workspace>/.claude/skills/<folder>/`; the returned function removes
  * that copy and any of its parent folders this call created, leaving the agent's own files.
  */
 async function installSkill(
   skillDir: string,
-  name: string,
+  folder: string,
   workspaceDir: string,
 ): Promise<() => Promise<void>> {
-  if (!SAFE_SKILL_NAME.test(name)) {
-    throw new Error(`skill name '${name}' cannot be used as a folder name under .claude/skills/`);
-  }
   const claudeDir = path.join(workspaceDir, '.claude');
   const skillsDir = path.join(claudeDir, 'skills');
-  const target = path.join(skillsDir, name);
+  const target = path.join(skillsDir, folder);
   const created = await mkdir(skillsDir, { recursive: true });
   await cp(skillDir, target, { recursive: true, errorOnExist: true, force: false });
   return async () => {
@@ -296,9 +318,23 @@ export function classify(c: {
   limit?: string | null;
   cancelled: boolean;
   budgetHit: boolean;
+  /** The gateway could not reach the model API (and nothing of this trial reached it). */
+  unreachable?: string | null;
+  /** Requests the gateway got from this trial's agent; 0 means it never reached the gateway. */
+  gatewayRequests?: number;
   timeoutS: number;
   stderrTail: string | undefined;
 }): Outcome {
+  if (c.unreachable) return { stopReason: 'error', error: oneLine(c.unreachable) };
+  if (c.timedOut && c.gatewayRequests === 0) {
+    const tail = c.stderrTail === undefined ? '' : ` (stderr: ${c.stderrTail})`;
+    return {
+      stopReason: 'error',
+      error: oneLine(
+        `the agent never reached the model gateway in ${c.timeoutS} s: no model request arrived${tail}`,
+      ),
+    };
+  }
   if (c.timedOut) return { stopReason: 'timeout', error: `trial timed out after ${c.timeoutS} s` };
   if (c.limit) return { stopReason: 'error', error: `the sandbox killed the agent: ${c.limit}` };
   if (c.cancelled) return { stopReason: 'error', error: 'trial cancelled' };
@@ -341,9 +377,11 @@ export class TrialCollector {
   skillTriggered = false;
   private lastAssistantId: string | undefined;
 
+  /** `folder`: the install folder name, which the agent may call the skill by instead. */
   constructor(
     prompt: string,
     private readonly skillName: string | null,
+    private readonly folder: string | null = skillName,
   ) {
     this.transcript = [{ role: 'user', content: prompt }];
   }
@@ -413,7 +451,9 @@ export class TrialCollector {
     if (typeof input !== 'object' || input === null) return false;
     const named =
       (input as Record<string, unknown>).skill ?? (input as Record<string, unknown>).command;
-    return typeof named === 'string' && named.replace(/^\//, '').trim() === this.skillName;
+    if (typeof named !== 'string') return false;
+    const called = named.replace(/^\//, '').trim();
+    return called === this.skillName.trim() || called === this.folder;
   }
 }
 

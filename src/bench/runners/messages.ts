@@ -6,7 +6,7 @@ import type {
   TextBlockParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { addUsage, type Usage, zeroUsage } from '../../model/usage.js';
+import { addUsage, pricedTokens, type Usage, zeroUsage } from '../../model/usage.js';
 import { renderPrompt } from '../../prompts/render.js';
 import type { Sandbox } from '../sandbox/index.js';
 import type {
@@ -132,12 +132,7 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
             `workspace grew to ${formatSize(bytes)}, over the limit of ${formatSize(maxBytes)} for a trial`,
           );
         }
-        const total =
-          usage.input_tokens +
-          usage.cache_creation_input_tokens +
-          usage.cache_read_input_tokens +
-          usage.output_tokens;
-        if (total > limits.max_total_tokens) return finish('budget');
+        if (pricedTokens(usage) > limits.max_total_tokens) return finish('budget');
       }
       return finish('max_turns');
     },

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
@@ -9,6 +11,7 @@ import { type ModelGateway, startModelGateway } from '../../../src/bench/gateway
 import {
   classify,
   createClaudeCodeRunner,
+  skillFolderName,
   TrialCollector,
 } from '../../../src/bench/runners/claude-code.js';
 import { AGENT_GATEWAY_PORT, type AgentIsolation } from '../../../src/bench/sandbox/agent.js';
@@ -165,6 +168,55 @@ describe('claude-code runner with the real agent', () => {
     // The installed copy is removed afterwards: the workspace holds only what the agent left.
     expect((await readdir(workspaceDir)).sort()).toEqual(['data.csv', 'report.txt']);
   });
+
+  it.each([
+    ['spaces', 'CSV report: quarterly', 'CSV-report-quarterly'],
+    ['leading dashes', '--csv-report', 'csv-report'],
+  ])(
+    'installs a skill whose name has %s under a slug folder, the name unchanged',
+    async (_, name, folder) => {
+      const skillDir = path.join(root, 'odd-skill');
+      await mkdir(skillDir);
+      await writeFile(
+        path.join(skillDir, 'SKILL.md'),
+        `---\nname: ${JSON.stringify(name)}\ndescription: Use when asked to summarise a CSV file into a report.\n---\n\n${SKILL_MARKER}\n`,
+      );
+      const odd = await loadSkill(skillDir);
+      expect(odd.name).toBe(name);
+      const runner = await setup({
+        rules: [
+          {
+            name: 'look',
+            // Claude Code lists and calls a skill by its folder.
+            when: { turn: 1, contains: `- ${folder}` },
+            reply: {
+              content: [
+                {
+                  type: 'tool_use',
+                  name: 'Bash',
+                  input: { command: 'ls .claude/skills > seen.txt' },
+                },
+                { type: 'tool_use', name: 'Skill', input: { skill: folder } },
+              ],
+            },
+          },
+          {
+            name: 'finish',
+            when: { turn: 2, last_user_contains: SKILL_MARKER },
+            reply: { content: [{ type: 'text', text: 'Done.' }] },
+          },
+        ],
+      });
+      const out = await runner.runTrial({ ...input(probe(), false), skill: odd });
+
+      expect(rulesUsed()).toEqual(['look', 'finish']);
+      expect(out.error).toBeUndefined();
+      expect(out.stopReason).toBe('end_turn');
+      expect(out.skillTriggered).toBe(true);
+      expect(await readFile(path.join(workspaceDir, 'seen.txt'), 'utf8')).toBe(`${folder}\n`);
+      expect((await readdir(workspaceDir)).sort()).toEqual(['data.csv', 'seen.txt']);
+    },
+  );
 
   it('runs the baseline without any skill installed', async () => {
     const runner = await setup({
@@ -511,6 +563,28 @@ describe('claude-code runner with the real agent', () => {
     expect(out.error).toBe('trial cancelled');
   });
 
+  it('ends a trial at once with an error naming the model API the gateway cannot reach', async () => {
+    const deadURL = await closedPortURL();
+    gateway = await startModelGateway({
+      upstreamBaseURL: deadURL,
+      upstreamApiKey: REAL_KEY,
+    });
+    const runner = createClaudeCodeRunner({
+      gateway,
+      executable: EXECUTABLE,
+      isolation: HAS_BWRAP ? await bubblewrap() : PROCESS,
+    });
+    const started = Date.now();
+    const out = await runner.runTrial(input(probe({ timeout_s: 40 }), true));
+    expect(out.stopReason).toBe('error');
+    expect(out.error).toBe(
+      `the model gateway could not reach the model API at ${deadURL}: connect ECONNREFUSED ${deadURL.slice('http://'.length)}`,
+    );
+    // Not after the agent's retries ran into the 40 s limit.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await readdir(workspaceDir)).toEqual(['data.csv']);
+  });
+
   it('reports an agent that cannot start as an error instead of throwing', async () => {
     gateway = await startModelGateway({
       upstreamBaseURL: 'http://127.0.0.1:1',
@@ -526,6 +600,22 @@ describe('claude-code runner with the real agent', () => {
     expect(out.error).toMatch(/^claude-code failed: /);
     expect(out.error).not.toContain('\n');
     expect(await readdir(workspaceDir)).toEqual(['data.csv']);
+  });
+});
+
+describe('skillFolderName', () => {
+  it('keeps a plain name and makes any other a safe folder name', () => {
+    expect(skillFolderName('csv-report')).toBe('csv-report');
+    expect(skillFolderName('PDF_tools.v2')).toBe('PDF_tools.v2');
+    expect(skillFolderName('CSV report: quarterly')).toBe('CSV-report-quarterly');
+    expect(skillFolderName('--help')).toBe('help');
+    expect(skillFolderName('..')).toBe('skill');
+    expect(skillFolderName('../../etc')).toBe('etc');
+    expect(skillFolderName('a/b\\c')).toBe('a-b-c');
+    expect(skillFolderName('café crème')).toBe('cafe-creme');
+    expect(skillFolderName('技能')).toBe('skill');
+    expect(skillFolderName(`${'x'.repeat(70)}`)).toBe('x'.repeat(64));
+    expect(skillFolderName(`${'y'.repeat(63)} z`)).toBe('y'.repeat(63));
   });
 });
 
@@ -656,6 +746,28 @@ describe('classify', () => {
     });
   });
 
+  it('names the gateway when a timed-out agent never reached it or the API was unreachable', () => {
+    const base = {
+      result: undefined,
+      thrown: undefined,
+      cancelled: false,
+      budgetHit: false,
+      timeoutS: 40,
+      stderrTail: undefined,
+    };
+    expect(classify({ ...base, timedOut: true, gatewayRequests: 0 })).toEqual({
+      stopReason: 'error',
+      error: 'the agent never reached the model gateway in 40 s: no model request arrived',
+    });
+    expect(classify({ ...base, timedOut: true, gatewayRequests: 3 })).toEqual({
+      stopReason: 'timeout',
+      error: 'trial timed out after 40 s',
+    });
+    expect(
+      classify({ ...base, timedOut: false, gatewayRequests: 1, unreachable: 'no route' }),
+    ).toEqual({ stopReason: 'error', error: 'no route' });
+  });
+
   it('puts timeout, cancellation and budget before whatever the agent reported', () => {
     const r = result({ subtype: 'success', is_error: true, result: 'x' });
     expect(classify({ ...base, result: r, timedOut: true })).toEqual({
@@ -680,3 +792,12 @@ describe('classify', () => {
     });
   });
 });
+
+/** The URL of a loopback port nothing listens on (port 1 is one fetch refuses outright). */
+async function closedPortURL(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
