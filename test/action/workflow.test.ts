@@ -213,6 +213,7 @@ describe('the release workflow', () => {
 
   it('writes tags only in its own job, and passes the version through the environment', () => {
     expect(workflow.jobs.release.permissions).toEqual({ contents: 'write' });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template.
     expect(tagging.env).toEqual({ VERSION: '${{ inputs.version }}' });
   });
 
