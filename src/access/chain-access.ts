@@ -34,6 +34,8 @@ export async function openChainAccess(opts: {
   probeBubblewrap?: BubblewrapProbe;
   claudeCode?: ClaudeCodeRunnerFactory;
   missingKeyHint?: string;
+  /** `--record`: append every model exchange to this script file. */
+  recordPath?: string;
   log: (line: string) => void;
   now?: () => Date;
 }): Promise<ChainAccess> {
@@ -46,6 +48,8 @@ export async function openChainAccess(opts: {
     ...(opts.probeBubblewrap ? { probeBubblewrap: opts.probeBubblewrap } : {}),
     ...(opts.claudeCode ? { claudeCode: opts.claudeCode } : {}),
     ...(opts.missingKeyHint ? { missingKeyHint: opts.missingKeyHint } : {}),
+    ...(opts.recordPath !== undefined ? { recordPath: opts.recordPath } : {}),
+    log: opts.log,
   });
   const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });
   const bench: BenchPort = {

@@ -18,6 +18,7 @@ import { costOf } from '../model/pricing.js';
 import { loadScript } from '../model/scripted/script.js';
 import { startScriptedServer } from '../model/scripted/server.js';
 import type { Usage } from '../model/usage.js';
+import { startRecorder } from './recorder.js';
 
 export interface ModelAccess {
   runner: Runner;
@@ -56,6 +57,10 @@ export async function openModelAccess(opts: {
   claudeCode?: ClaudeCodeRunnerFactory;
   /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
   missingKeyHint?: string;
+  /** `--record`: every model exchange is appended to this scripted-server script on close. */
+  recordPath?: string;
+  /** Where the recording says what it wrote. */
+  log?: (line: string) => void;
 }): Promise<ModelAccess> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
@@ -81,6 +86,12 @@ export async function openModelAccess(opts: {
       }
       apiKey = key;
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
+    }
+    if (opts.recordPath !== undefined) {
+      // Pushed before the gateway's closer, so it closes after every trial's traffic is done.
+      const recorder = await startRecorder(resolve(opts.recordPath), baseURL, opts.log);
+      closers.push(recorder.close);
+      baseURL = recorder.url;
     }
 
     // A real key in this process (used, or merely set), or anything on a GitHub runner (tokens in

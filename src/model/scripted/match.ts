@@ -51,6 +51,7 @@ function conditionsHold(
   view: RequestView,
   ordinal: number | null,
 ): Record<string, string> | null {
+  if (when.digest !== undefined && when.digest !== view.digest) return null;
   if (when.model !== undefined && !modelMatches(when.model, view.model)) return null;
   if (!turnMatches(when.turn, view.turn)) return null;
   if (!ordinalMatches(when, ordinal)) return null;

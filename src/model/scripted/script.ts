@@ -58,6 +58,11 @@ const whenSchema = z.strictObject({
     .strictObject({ n: count, of: count })
     .refine((e) => e.n <= e.of, { message: '`n` must not exceed `of`' })
     .optional(),
+  /** The request's replay key (`requestDigest`): what `--record` keys each answer by. */
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected a 64-character hex sha256')
+    .optional(),
 });
 
 const textBlockSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
