@@ -56,14 +56,19 @@ export async function openRecordingFile(path: string): Promise<RecordingFile> {
     path,
     async append(exchanges) {
       const rules: Rule[] = [...((await readExisting(path))?.rules ?? [])];
+      const names = new Set(rules.map((r) => r.name));
       let skipped = 0;
       let written = 0;
       for (const exchange of exchanges) {
-        const rule = ruleOfExchange(exchange, `r${String(rules.length + 1).padStart(4, '0')}`);
+        let n = rules.length + 1;
+        while (names.has(`r${String(n).padStart(4, '0')}`)) n += 1;
+        const name = `r${String(n).padStart(4, '0')}`;
+        const rule = ruleOfExchange(exchange, name);
         if (rule === null) {
           skipped += 1;
           continue;
         }
+        names.add(name);
         rules.push(redactDeep(rule));
         written += 1;
       }

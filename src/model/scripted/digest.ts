@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 /**
  * A request's replay key: a hash of what the model was asked (model, system prompt, tools and the
  * conversation so far) with the parts that change from one run of the same work to the next
- * masked: commit hashes, timestamps and temporary folder names. `--record` keys every recorded
- * answer by it; a replay answers a request whose digest is equal, so a recorded run is matched
- * turn by turn, and trials that took different paths stay on their own paths.
+ * masked: commit hashes, timestamps, today's date and temporary folder names. `--record` keys
+ * every recorded answer by it; a replay answers a request whose digest is equal, so a recorded
+ * run is matched turn by turn, and trials that took different paths stay on their own paths.
  */
 
 const HEX_RUN = /\b[0-9a-f]{7,64}\b/g;
@@ -16,14 +16,36 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+export interface VolatileParts {
+  /** Folders whose children are made fresh each run (the OS temp folder). */
+  tempRoots: readonly string[];
+  /** Today's date, `YYYY-MM-DD` (UTC and local): agents are told it (Claude Code is). */
+  today: readonly string[];
+}
+
+function isoDate(d: Date, local: boolean): string {
+  const parts = local
+    ? [d.getFullYear(), d.getMonth() + 1, d.getDate()]
+    : [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+  return parts.map((n, i) => String(n).padStart(i === 0 ? 4 : 2, '0')).join('-');
+}
+
+/** The parts of this machine and day that vary between a recording and its replay. */
+export function currentVolatileParts(now: Date = new Date()): VolatileParts {
+  return { tempRoots: [tmpdir()], today: [isoDate(now, false), isoDate(now, true)] };
+}
+
 /** The text with volatile parts replaced by fixed markers. */
-export function maskVolatile(text: string, tempRoots: readonly string[] = [tmpdir()]): string {
+export function maskVolatile(text: string, parts: VolatileParts = currentVolatileParts()): string {
   let out = text;
+  const { tempRoots } = parts;
   for (const root of tempRoots) {
     // A folder made under the temp root: its random name (and the root) vary between runs.
     out = out.replace(new RegExp(`${escapeRegex(root)}/[^/\\s"'\`]+`, 'g'), '<tmp>');
   }
-  return out.replace(TIMESTAMP, '<time>').replace(HEX_RUN, '<hex>');
+  out = out.replace(TIMESTAMP, '<time>');
+  for (const day of parts.today) out = out.replaceAll(day, '<today>');
+  return out.replace(HEX_RUN, '<hex>');
 }
 
 /** What a request asked, as text: the model, the `system` field, tool names, each message's role and text. */
@@ -34,7 +56,10 @@ export interface AskedText {
   messages: Array<[role: string, text: string]>;
 }
 
-export function requestDigest(asked: AskedText, tempRoots: readonly string[] = [tmpdir()]): string {
+export function requestDigest(
+  asked: AskedText,
+  parts: VolatileParts = currentVolatileParts(),
+): string {
   const text = JSON.stringify([asked.model, asked.system, asked.tools, asked.messages]);
-  return createHash('sha256').update(maskVolatile(text, tempRoots)).digest('hex');
+  return createHash('sha256').update(maskVolatile(text, parts)).digest('hex');
 }
