@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { freshFolderPattern, tempFoldersIn } from '../scripted/digest.js';
 import { messagesRequestSchema, viewRequest } from '../scripted/request.js';
 import type { ReplySpec, Rule } from '../scripted/script.js';
 import type { RecordedExchange } from './proxy.js';
@@ -152,13 +154,50 @@ function replyOf(message: RawMessage): ReplySpec {
   };
 }
 
+/** Every string under `value` with `from` replaced by `to`. */
+function replaceDeep<T>(value: T, from: string, to: string): T {
+  if (typeof value === 'string') return value.replaceAll(from, to) as T;
+  if (Array.isArray(value)) return value.map((v) => replaceDeep(v, from, to)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, replaceDeep(v, from, to)]),
+    ) as T;
+  }
+  return value;
+}
+
+/**
+ * A reply naming a temp folder the request named (an agent writing into its trial workspace)
+ * must name the replay's folder instead: each becomes `{{tmpN}}`, captured from the request by
+ * `when.matches`. Null `matches` when the reply names none.
+ */
+function withFreshFolders(
+  reply: ReplySpec,
+  requestText: string,
+  tempRoots: readonly string[],
+): { reply: ReplySpec; matches: string | null } {
+  let out = reply;
+  const groups: string[] = [];
+  for (const folder of tempFoldersIn(requestText, tempRoots)) {
+    if (!JSON.stringify(out).includes(folder)) continue;
+    const name = `tmp${groups.length + 1}`;
+    out = replaceDeep(out, folder, `{{${name}}}`);
+    groups.push(`(?=[\\s\\S]*?(?<${name}>${freshFolderPattern(folder)}))`);
+  }
+  return { reply: out, matches: groups.length === 0 ? null : `^${groups.join('')}` };
+}
+
 const FAULT_STATUSES = new Set([429, 529, 500]);
 
 /**
  * The rule replaying an exchange, named `name`; null when the script format cannot say it (an
  * answer other than a message or a 429/529/500, e.g. a 400 the API sent back).
  */
-export function ruleOfExchange(exchange: RecordedExchange, name: string): Rule | null {
+export function ruleOfExchange(
+  exchange: RecordedExchange,
+  name: string,
+  tempRoots: readonly string[] = [tmpdir()],
+): Rule | null {
   const request = messagesRequestSchema.safeParse(parseJson(exchange.request));
   if (!request.success) return null;
   const view = viewRequest(request.data);
@@ -181,5 +220,11 @@ export function ruleOfExchange(exchange: RecordedExchange, name: string): Rule |
       ? messageOfStream(exchange.response)
       : messageOfJson(exchange.response);
   if (message === null) return { name, when, fault: 'malformed', times: 1 };
-  return { name, when, reply: replyOf(message), times: 1 };
+  const fresh = withFreshFolders(replyOf(message), view.allText, tempRoots);
+  return {
+    name,
+    when: fresh.matches === null ? when : { ...when, matches: fresh.matches },
+    reply: fresh.reply,
+    times: 1,
+  };
 }

@@ -35,13 +35,34 @@ export function currentVolatileParts(now: Date = new Date()): VolatileParts {
   return { tempRoots: [tmpdir()], today: [isoDate(now, false), isoDate(now, true)] };
 }
 
+/** Folders made directly under a temp root that `text` names, longest first. */
+export function tempFoldersIn(text: string, tempRoots: readonly string[]): string[] {
+  const folders = new Set<string>();
+  for (const root of tempRoots) {
+    for (const m of text.matchAll(new RegExp(`${escapeRegex(root)}/[^/\\s"'\`\\\\]+`, 'g'))) {
+      folders.add(m[0]);
+    }
+  }
+  return [...folders].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * A regex source matching `folder` made afresh: `mkdtemp` ends a name with 6 random characters,
+ * so those match any letters and digits; any other name matches only itself.
+ */
+export function freshFolderPattern(folder: string): string {
+  const m = /^(.*[-_.])[A-Za-z0-9]{6}$/.exec(folder);
+  return m === null ? escapeRegex(folder) : `${escapeRegex(m[1] ?? '')}[A-Za-z0-9]{6}`;
+}
+
 /** The text with volatile parts replaced by fixed markers. */
 export function maskVolatile(text: string, parts: VolatileParts = currentVolatileParts()): string {
+  // A folder made under a temp root: its random name (and the root) vary between runs. Claude
+  // Code also names its project folder after the working directory, every non-alphanumeric
+  // character a dash (`-tmp-trials-aT66zY-probe`), so each such path is masked in that form too.
   let out = text;
-  const { tempRoots } = parts;
-  for (const root of tempRoots) {
-    // A folder made under the temp root: its random name (and the root) vary between runs.
-    out = out.replace(new RegExp(`${escapeRegex(root)}/[^/\\s"'\`]+`, 'g'), '<tmp>');
+  for (const folder of tempFoldersIn(text, parts.tempRoots)) {
+    out = out.replaceAll(folder, '<tmp>').replaceAll(folder.replace(/[^A-Za-z0-9]/g, '-'), '<tmp>');
   }
   out = out.replace(TIMESTAMP, '<time>');
   for (const day of parts.today) out = out.replaceAll(day, '<today>');

@@ -126,6 +126,9 @@ const ruleSchema = z
     if ((rule.reply === undefined) === (rule.fault === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs exactly one of `reply` or `fault`' });
     }
+    // A rule keyed by `digest` was written by `--record`: a `{{name}}` that no group fills is
+    // text the model wrote (a template), not a typo, and is sent as it is.
+    if (rule.when?.digest !== undefined) return;
     const groups = new Set(
       [...(rule.when?.matches ?? '').matchAll(NAMED_GROUP)].map((m) => m[1] ?? ''),
     );

@@ -161,6 +161,26 @@ rules:
     expect(script.rules.map((r) => r.fault)).toEqual(['malformed']);
   });
 
+  it('keeps a template the model wrote ({{name}}) as text in a loadable recording', async () => {
+    // The upstream echoes `{{user}}` from the request, so its reply holds the literal braces.
+    const upstream = await serve(`
+rules:
+  - when: { matches: '(?<t>\\{\\{user\\}\\})' }
+    reply: { content: [{ type: text, text: "Hello {{t}}" }] }
+`);
+    const proxy = await proxyTo(upstream.url);
+    await client(proxy.url).messages.create(ask('template {{user}} please'));
+    const path = join(base, 'template.yml');
+    await (await openRecordingFile(path)).append(proxy.exchanges);
+    const replay = await startScriptedServer({ script: await loadScript(path) });
+    try {
+      const message = await client(replay.url).messages.create(ask('template {{user}} please'));
+      expect(firstText(message)).toBe('Hello {{user}}');
+    } finally {
+      await replay.close();
+    }
+  });
+
   it('refuses a file that is not a script, naming it', async () => {
     const path = join(base, 'not-a-script.yml');
     writeFileSync(path, 'hello: world\n');
