@@ -20,6 +20,8 @@ export interface RecordingFile {
    * script format could not hold (answers other than a message or a 429/529/500).
    */
   append(exchanges: readonly RecordedExchange[]): Promise<{ written: number; skipped: number }>;
+  /** Appends rules made by `ruleOfExchange` under fresh names (redacted) and writes the file. */
+  appendRules(rules: readonly Rule[]): Promise<void>;
 }
 
 async function readExisting(path: string): Promise<Script | null> {
@@ -52,28 +54,27 @@ export async function openRecordingFile(path: string): Promise<RecordingFile> {
   } catch (error) {
     throw new InvalidFileError(path, `cannot write the recording: ${(error as Error).message}`);
   }
+  const appendRules = async (added: readonly Rule[]): Promise<void> => {
+    if (added.length === 0) return;
+    const rules: Rule[] = [...((await readExisting(path))?.rules ?? [])];
+    const names = new Set(rules.map((r) => r.name));
+    for (const rule of added) {
+      let n = rules.length + 1;
+      while (names.has(`r${String(n).padStart(4, '0')}`)) n += 1;
+      const name = `r${String(n).padStart(4, '0')}`;
+      names.add(name);
+      rules.push(redactDeep({ ...rule, name }));
+    }
+    await writeFile(path, render(path, { rules }));
+  };
   return {
     path,
+    appendRules,
     async append(exchanges) {
-      const rules: Rule[] = [...((await readExisting(path))?.rules ?? [])];
-      const names = new Set(rules.map((r) => r.name));
-      let skipped = 0;
-      let written = 0;
-      for (const exchange of exchanges) {
-        let n = rules.length + 1;
-        while (names.has(`r${String(n).padStart(4, '0')}`)) n += 1;
-        const name = `r${String(n).padStart(4, '0')}`;
-        const rule = ruleOfExchange(exchange, name);
-        if (rule === null) {
-          skipped += 1;
-          continue;
-        }
-        names.add(name);
-        rules.push(redactDeep(rule));
-        written += 1;
-      }
-      if (rules.length > 0) await writeFile(path, render(path, { rules }));
-      return { written, skipped };
+      const rules = exchanges.map((e) => ruleOfExchange(e, 'recorded'));
+      const kept = rules.filter((r): r is Rule => r !== null);
+      await appendRules(kept);
+      return { written: kept.length, skipped: rules.length - kept.length };
     },
   };
 }

@@ -20,7 +20,7 @@ export interface RecordedExchange {
 
 export interface RecordingProxy {
   url: string;
-  /** Finished exchanges in the order their answers ended. */
+  /** Finished exchanges in the order their answers ended (empty when `onExchange` takes them). */
   exchanges: RecordedExchange[];
   /** Stops the proxy and drops open connections; idempotent. */
   close(): Promise<void>;
@@ -82,6 +82,11 @@ function upstreamUrl(base: string, path: string): string {
 
 export async function startRecordingProxy(opts: {
   upstreamBaseURL: string;
+  /**
+   * Takes each exchange as it finishes instead of keeping it: a long run's requests (each up to
+   * the whole skill) need not stay in memory until the end.
+   */
+  onExchange?: (exchange: RecordedExchange) => void;
 }): Promise<RecordingProxy> {
   const exchanges: RecordedExchange[] = [];
 
@@ -114,7 +119,7 @@ export async function startRecordingProxy(opts: {
     const recorded =
       method === 'POST' && new URL(path, 'http://proxy.invalid').pathname === '/v1/messages';
     if (recorded) {
-      exchanges.push({
+      (opts.onExchange ?? ((e: RecordedExchange) => exchanges.push(e)))({
         request: body.toString('utf8'),
         status: upstream.status,
         retryAfterMs: retryAfterMs(upstream.headers),
