@@ -132,15 +132,16 @@ describe('recording proxy', () => {
     }
   }, 20_000);
 
-  it('appends to an existing recording with fresh rule names', async () => {
+  it('appends to an existing recording with fresh rule names, as JSON for a .json file', async () => {
     const upstream = await serve(UPSTREAM);
-    const path = join(base, 'twice.yml');
+    const path = join(base, 'twice.json');
     for (const question of ['first', 'second']) {
       const proxy = await proxyTo(upstream.url);
       await client(proxy.url).messages.create(ask(question));
       await (await openRecordingFile(path)).append(proxy.exchanges);
     }
     const script = await loadScript(path);
+    expect(readFileSync(path, 'utf8')).toMatch(/^\{\n {2}"rules": \[/);
     expect(script.rules.map((r) => r.name)).toEqual(['r0001', 'r0002']);
   });
 
