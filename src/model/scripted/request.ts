@@ -57,8 +57,8 @@ export interface RequestView {
   turn: number;
   /** Hash of model + `system` field + first user message: equal for trials of one probe. */
   conversationKey: string;
-  /** The replay key (`requestDigest`). */
-  digest: string;
+  /** The replay key (`requestDigest`); computed on first read, as only recordings use it. */
+  readonly digest: string;
 }
 
 export function viewRequest(req: MessagesRequest): RequestView {
@@ -66,6 +66,7 @@ export function viewRequest(req: MessagesRequest): RequestView {
   const userMessages = req.messages.filter((m) => m.role === 'user');
   const topSystem = textOf(req.system ?? '');
   const firstUser = textOf(userMessages[0]?.content ?? '');
+  let digest: string | undefined;
   return {
     model: req.model,
     systemText: [topSystem, ...systemMessages.map((m) => textOf(m.content))].join('\n'),
@@ -76,11 +77,14 @@ export function viewRequest(req: MessagesRequest): RequestView {
     conversationKey: createHash('sha256')
       .update(JSON.stringify([req.model, topSystem, firstUser]))
       .digest('hex'),
-    digest: requestDigest({
-      model: req.model,
-      system: topSystem,
-      tools: (req.tools ?? []).map((t) => t.name),
-      messages: req.messages.map((m) => [m.role, textOf(m.content)]),
-    }),
+    get digest() {
+      digest ??= requestDigest({
+        model: req.model,
+        system: topSystem,
+        tools: (req.tools ?? []).map((t) => t.name),
+        messages: req.messages.map((m) => [m.role, textOf(m.content)]),
+      });
+      return digest;
+    },
   };
 }
