@@ -2,7 +2,7 @@
  * `npm run demo`: the whole chain, in autopilot, on the bundled example skill, against the
  * scripted model, in a temporary git repository (or `--dir <path>`, kept afterwards).
  * `--record <file>` records the run's model exchanges; `--scripted <file>` replays a recording
- * instead of the example's script; `--concurrency <n>` sets the trials in flight (default 4).
+ * instead of the example's script.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -16,17 +16,8 @@ const EXAMPLE = resolve(import.meta.dirname, '..', 'examples', 'keep-a-changelog
 const SCRIPT = join(EXAMPLE, 'chain-script.yml');
 
 const { values } = parseArgs({
-  options: {
-    dir: { type: 'string' },
-    scripted: { type: 'string' },
-    record: { type: 'string' },
-    concurrency: { type: 'string', default: '4' },
-  },
+  options: { dir: { type: 'string' }, scripted: { type: 'string' }, record: { type: 'string' } },
 });
-if (!/^[1-9]\d*$/.test(values.concurrency)) {
-  console.error(`error: --concurrency must be a positive integer, got '${values.concurrency}'`);
-  process.exit(1);
-}
 const dir = values.dir ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'skill-optimizer-demo-'));
 if (values.dir && existsSync(dir) && readdirSync(dir).length > 0) {
   console.error(`error: ${dir} is not empty; pick a new folder for the demo repository`);
@@ -43,7 +34,7 @@ writeFileSync(
     '  executor: claude-sonnet-4-6',
     '  bench: [claude-sonnet-4-6]',
     'trials: 3',
-    `concurrency: ${values.concurrency}`,
+    'concurrency: 4',
     'preset: standard',
     'upstream:',
     '  submit: true',

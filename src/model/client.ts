@@ -31,6 +31,8 @@ export interface CallMeta {
   /** Who is calling (`trial`, `executor`, `optimizer`...): ledger tag and error wording. */
   tag: string;
   signal?: AbortSignal;
+  /** Extra request headers (the bench's trial name). */
+  headers?: Record<string, string>;
 }
 
 export interface ModelClient {
@@ -200,6 +202,16 @@ function requestErrorMessage(error: APIError, tag: string, model: string): strin
 }
 
 /** Builds the Anthropic client wrapper: explicit retries, plain-word errors, every call costed. */
+function requestOptions(meta: CallMeta): {
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+} {
+  return {
+    ...(meta.signal ? { signal: meta.signal } : {}),
+    ...(meta.headers ? { headers: meta.headers } : {}),
+  };
+}
+
 export function createModelClient(options: ModelClientOptions): ModelClient {
   const baseURL = options.baseURL ?? DEFAULT_BASE_URL;
   const host = hostOf(baseURL);
@@ -290,15 +302,11 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   return {
     ledger,
     create(params, meta) {
-      return withRetries(params, meta, () =>
-        sdk.messages.create(params, meta.signal ? { signal: meta.signal } : undefined),
-      );
+      return withRetries(params, meta, () => sdk.messages.create(params, requestOptions(meta)));
     },
     stream(params, meta) {
       return withRetries(params, meta, () =>
-        sdk.messages
-          .stream(params, meta.signal ? { signal: meta.signal } : undefined)
-          .finalMessage(),
+        sdk.messages.stream(params, requestOptions(meta)).finalMessage(),
       );
     },
   };

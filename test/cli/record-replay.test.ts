@@ -9,7 +9,7 @@ import { ROOT } from '../fixtures/chain/harness.js';
 /**
  * `--record` round trip: the demo run against the scripted server (standing in for the real API)
  * is recorded, then replayed with `--scripted <recording>`; both work branches must hold the same
- * step reports and results. Trials run one at a time so each trial meets its recorded answers.
+ * step reports and results, though four trials run at once and arrive in any order.
  */
 
 const base = mkdtempSync(join(tmpdir(), 'so-record-test-'));
@@ -53,16 +53,7 @@ function run(
 const demo = (dir: string, ...flags: string[]) =>
   run(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'scripts', 'demo.ts'),
-      '--dir',
-      dir,
-      '--concurrency',
-      '1',
-      ...flags,
-    ],
+    ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--dir', dir, ...flags],
     ROOT,
   );
 

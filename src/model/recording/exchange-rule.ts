@@ -201,7 +201,12 @@ export function ruleOfExchange(
   const request = messagesRequestSchema.safeParse(parseJson(exchange.request));
   if (!request.success) return null;
   const view = viewRequest(request.data);
-  const when = { digest: view.digest, model: view.model, turn: view.turn };
+  const when = {
+    digest: view.digest,
+    model: view.model,
+    turn: view.turn,
+    ...(exchange.trial === null ? {} : { trial: exchange.trial }),
+  };
   if (FAULT_STATUSES.has(exchange.status)) {
     const fault = exchange.status as 429 | 529 | 500;
     return {

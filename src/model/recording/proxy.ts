@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TRIAL_HEADER } from '../scripted/request.js';
 
 /**
  * The recording proxy behind `--record`: a loopback HTTP server every model call of a command goes
@@ -12,6 +13,8 @@ export interface RecordedExchange {
   /** The request body as sent (JSON text). */
   request: string;
   status: number;
+  /** The bench trial that asked (`x-skill-optimizer-trial`); null for the chain's own calls. */
+  trial: string | null;
   /** `retry-after-ms` / `retry-after` of a 429, when sent. */
   retryAfterMs: number | null;
   /** The response body as received: JSON, or the SSE stream of a streaming call. */
@@ -75,6 +78,11 @@ function retryAfterMs(headers: Headers): number | null {
   return null;
 }
 
+function headerText(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /** `http://host:port/prefix` + `/v1/messages?beta=true` without doubling slashes. */
 function upstreamUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}${path}`;
@@ -121,6 +129,7 @@ export async function startRecordingProxy(opts: {
     if (recorded) {
       (opts.onExchange ?? ((e: RecordedExchange) => exchanges.push(e)))({
         request: body.toString('utf8'),
+        trial: headerText(req.headers[TRIAL_HEADER]),
         status: upstream.status,
         retryAfterMs: retryAfterMs(upstream.headers),
         response: Buffer.concat(chunks).toString('utf8'),

@@ -63,6 +63,8 @@ const whenSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/, 'expected a 64-character hex sha256')
     .optional(),
+  /** The bench trial the request belongs to (its `x-skill-optimizer-trial` header). */
+  trial: text.optional(),
 });
 
 const textBlockSchema = z.strictObject({ type: z.literal('text'), text: z.string() });

@@ -4,7 +4,12 @@ import { SkillOptimizerError } from '../../errors.js';
 import { countInputTokens, PromptCache } from './cache.js';
 import { type RequestMeta, RuleBook } from './match.js';
 import { buildReply, newId } from './reply.js';
-import { type MessagesRequest, messagesRequestSchema, viewRequest } from './request.js';
+import {
+  type MessagesRequest,
+  messagesRequestSchema,
+  TRIAL_HEADER,
+  viewRequest,
+} from './request.js';
 import type { FaultKind, Script } from './script.js';
 import { sendError, sendFault, sendJson, sendStream } from './wire.js';
 
@@ -78,6 +83,7 @@ function requestMeta(headers: Record<string, string>): RequestMeta {
   return {
     retryCount: Number.isNaN(retries) ? 0 : retries,
     sessionId: headers['x-claude-code-session-id'] ?? headers['x-session-id'] ?? null,
+    trial: headers[TRIAL_HEADER] ?? null,
   };
 }
 

@@ -162,6 +162,34 @@ rules:
     expect(script.rules.map((r) => r.fault)).toEqual(['malformed']);
   });
 
+  it('gives each trial its own recorded answers whatever order the trials arrive in', async () => {
+    const upstream = await serve(`
+rules:
+  - { when: { nth: [1] }, reply: { content: [{ type: text, text: first trial path }] } }
+  - { reply: { content: [{ type: text, text: second trial path }] } }
+`);
+    const proxy = await proxyTo(upstream.url);
+    const asTrial = (url: string, trial: string) =>
+      new Anthropic({
+        baseURL: url,
+        apiKey: 'dummy',
+        maxRetries: 0,
+        defaultHeaders: { 'x-skill-optimizer-trial': trial },
+      });
+    await asTrial(proxy.url, 'p#t1').messages.create(ask('same question'));
+    await asTrial(proxy.url, 'p#t2').messages.create(ask('same question'));
+    const path = join(base, 'trials.yml');
+    await (await openRecordingFile(path)).append(proxy.exchanges);
+    const replay = await startScriptedServer({ script: await loadScript(path) });
+    try {
+      const t2 = await asTrial(replay.url, 'p#t2').messages.create(ask('same question'));
+      const t1 = await asTrial(replay.url, 'p#t1').messages.create(ask('same question'));
+      expect([firstText(t1), firstText(t2)]).toEqual(['first trial path', 'second trial path']);
+    } finally {
+      await replay.close();
+    }
+  });
+
   it('keeps a template the model wrote ({{name}}) as text in a loadable recording', async () => {
     // The upstream echoes `{{user}}` from the request, so its reply holds the literal braces.
     const upstream = await serve(`
