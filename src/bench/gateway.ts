@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TRIAL_HEADER } from '../model/scripted/request.js';
+import { TRIAL_HEADER } from '../model/trial-header.js';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
 
 /**

@@ -7,7 +7,7 @@ import type {
   TextBlockParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { TRIAL_HEADER } from '../../model/scripted/request.js';
+import { TRIAL_HEADER } from '../../model/trial-header.js';
 import { addUsage, type Usage, zeroUsage } from '../../model/usage.js';
 import { renderPrompt } from '../../prompts/render.js';
 import type { Sandbox } from '../sandbox/index.js';

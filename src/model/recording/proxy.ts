@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TRIAL_HEADER } from '../scripted/request.js';
+import { TRIAL_HEADER } from '../trial-header.js';
 
 /**
  * The recording proxy behind `--record`: a loopback HTTP server every model call of a command goes

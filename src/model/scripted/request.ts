@@ -20,13 +20,6 @@ export const messagesRequestSchema = z.looseObject({
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 export type ContentBlock = z.infer<typeof blockSchema>;
 
-/**
- * Names the trial a request belongs to (`<probe>#<workspace>`, the same in every run of the
- * suite). The bench's runners send it; `--record` keys trial answers by it, so a replay gives
- * each trial its own recorded answers whatever order concurrent trials arrive in.
- */
-export const TRIAL_HEADER = 'x-skill-optimizer-trial';
-
 /** Keys whose string values are plumbing, not text a rule should match on. */
 const NON_TEXT_KEYS = new Set(['type', 'id', 'tool_use_id', 'cache_control', 'signature']);
 

@@ -1,15 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SkillOptimizerError } from '../../errors.js';
+import { TRIAL_HEADER } from '../trial-header.js';
 import { countInputTokens, PromptCache } from './cache.js';
 import { type RequestMeta, RuleBook } from './match.js';
 import { buildReply, newId } from './reply.js';
-import {
-  type MessagesRequest,
-  messagesRequestSchema,
-  TRIAL_HEADER,
-  viewRequest,
-} from './request.js';
+import { type MessagesRequest, messagesRequestSchema, viewRequest } from './request.js';
 import type { FaultKind, Script } from './script.js';
 import { sendError, sendFault, sendJson, sendStream } from './wire.js';
 
