@@ -1,6 +1,8 @@
 /**
  * `npm run demo`: the whole chain, in autopilot, on the bundled example skill, against the
  * scripted model, in a temporary git repository (or `--dir <path>`, kept afterwards).
+ * `--record <file>` records the run's model exchanges; `--scripted <file>` replays a recording
+ * instead of the example's script.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,9 @@ import { runCli } from '../src/cli/program.js';
 const EXAMPLE = resolve(import.meta.dirname, '..', 'examples', 'keep-a-changelog');
 const SCRIPT = join(EXAMPLE, 'chain-script.yml');
 
-const { values } = parseArgs({ options: { dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { dir: { type: 'string' }, scripted: { type: 'string' }, record: { type: 'string' } },
+});
 const dir = values.dir ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'skill-optimizer-demo-'));
 if (values.dir && existsSync(dir) && readdirSync(dir).length > 0) {
   console.error(`error: ${dir} is not empty; pick a new folder for the demo repository`);
@@ -64,7 +68,8 @@ const code = await runCli(
     'skills/keep-a-changelog',
     '--autopilot',
     '--scripted',
-    SCRIPT,
+    values.scripted ? resolve(values.scripted) : SCRIPT,
+    ...(values.record ? ['--record', resolve(values.record)] : []),
     '--intent',
     'Make the skill reliable for release work, not just for adding entries, and propose the result upstream.',
   ],

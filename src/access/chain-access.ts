@@ -36,6 +36,8 @@ export async function openChainAccess(opts: {
   probeBubblewrap?: BubblewrapProbe;
   claudeCode?: ClaudeCodeRunnerFactory;
   missingKeyHint?: string;
+  /** `--record`: append every model exchange to this script file. */
+  recordPath?: string;
   log: (line: string) => void;
   /** Where model retries and waits go; default: `log` for both levels. */
   modelLog?: ModelLog;
@@ -50,6 +52,7 @@ export async function openChainAccess(opts: {
     ...(opts.probeBubblewrap ? { probeBubblewrap: opts.probeBubblewrap } : {}),
     ...(opts.claudeCode ? { claudeCode: opts.claudeCode } : {}),
     ...(opts.missingKeyHint ? { missingKeyHint: opts.missingKeyHint } : {}),
+    ...(opts.recordPath !== undefined ? { recordPath: opts.recordPath } : {}),
     log: opts.modelLog ?? { warn: opts.log, info: opts.log },
   });
   const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });

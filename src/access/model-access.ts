@@ -18,6 +18,7 @@ import { costOf } from '../model/pricing.js';
 import { loadScript } from '../model/scripted/script.js';
 import { startScriptedServer } from '../model/scripted/server.js';
 import type { Usage } from '../model/usage.js';
+import { startRecorder } from './recorder.js';
 
 export interface ModelAccess {
   runner: Runner;
@@ -68,8 +69,13 @@ export async function openModelAccess(opts: {
   claudeCode?: ClaudeCodeRunnerFactory;
   /** How to tell the user to get a key; default names ANTHROPIC_API_KEY and --scripted. */
   missingKeyHint?: string;
-  /** Where every model call's retries and waits are reported (the CLI's stderr, the Action's log). */
+  /**
+   * Where every model call's retries and waits are reported (the CLI's stderr, the Action's log),
+   * and where the recording says what it wrote.
+   */
   log?: ModelLog;
+  /** `--record`: every model exchange is appended to this scripted-server script on close. */
+  recordPath?: string;
 }): Promise<ModelAccess> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
@@ -95,6 +101,17 @@ export async function openModelAccess(opts: {
       }
       apiKey = key;
       baseURL = opts.env.ANTHROPIC_BASE_URL || DEFAULT_BASE_URL;
+    }
+    if (opts.recordPath !== undefined) {
+      // Pushed before the gateway's closer, so it closes after every trial's traffic is done.
+      const log = opts.log;
+      const recorder = await startRecorder(
+        resolve(opts.recordPath),
+        baseURL,
+        log ? (line) => log.info(line) : undefined,
+      );
+      closers.push(recorder.close);
+      baseURL = recorder.url;
     }
 
     const sandbox = await createSandbox(opts.sandboxMode, {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TRIAL_HEADER } from '../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
 
 /**
@@ -125,7 +126,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
       try {
         upstreamRes = await fetch(upstream + (req.url ?? '/'), {
           method: req.method ?? 'GET',
-          headers: forwardedHeaders(req, options.upstreamApiKey),
+          headers: forwardedHeaders(req, options.upstreamApiKey, trial.id),
           body: body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? body : undefined,
           signal: abort.signal,
         });
@@ -241,13 +242,14 @@ function presentedKey(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-function forwardedHeaders(req: IncomingMessage, realKey: string): Headers {
+function forwardedHeaders(req: IncomingMessage, realKey: string, trialId: string): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   headers.set('x-api-key', realKey);
+  headers.set(TRIAL_HEADER, trialId);
   return headers;
 }
 

@@ -23,6 +23,7 @@ export interface BenchCliOptions {
   out: string;
   sandbox: string;
   scripted?: string;
+  record?: string;
 }
 
 const RUNNERS: RunnerName[] = ['messages', 'claude-code'];
@@ -54,6 +55,7 @@ export async function benchCommand(
   const access = await openModelAccess({
     env: io.env,
     scriptedPath: opts.scripted,
+    ...(opts.record !== undefined ? { recordPath: opts.record } : {}),
     runner: suite.runner,
     sandboxMode,
     claudeCode: createClaudeCodeRunner,

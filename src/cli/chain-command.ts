@@ -31,6 +31,8 @@ export interface ChainCliOptions {
   autopilot?: boolean;
   intent?: string;
   scripted?: string;
+  /** `--record <file>`: append the model exchanges to this scripted-server script. */
+  record?: string;
   /** Overrides the config's `sandbox`. */
   sandbox?: string;
   preset?: string;
@@ -460,6 +462,7 @@ function accessOptions(
     repoRoot: root,
     config,
     scriptedPath: opts.scripted,
+    ...(opts.record !== undefined ? { recordPath: opts.record } : {}),
     sandboxMode: sandboxModeOf(opts, config),
     claudeCode: createClaudeCodeRunner,
     log: (line: string) => io.stderr.write(`${line}\n`),

@@ -28,6 +28,9 @@ function list(value: string): string[] {
   return items;
 }
 
+const RECORD_HELP =
+  'append every model exchange (redacted) to this scripted-server script; replay it with --scripted';
+
 function buildProgram(io: CliIO, exit: (code: number) => void): Command {
   const program = new Command('skill-optimizer')
     .description('Benchmark and improve agent skills against test probes.')
@@ -51,6 +54,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     .option('--out <dir>', 'results root (a timestamped folder is made inside)', 'bench-results')
     .option('--sandbox <mode>', 'auto | bubblewrap | process', 'auto')
     .option('--scripted <script>', 'answer model calls from a local scripted server')
+    .option('--record <file>', RECORD_HELP)
     // `bench merge --out x`: an option after a subcommand is the subcommand's, not `bench`'s.
     .enablePositionalOptions()
     .action(async (suite: string, opts) => {
@@ -79,6 +83,7 @@ function buildProgram(io: CliIO, exit: (code: number) => void): Command {
     cmd
       .option('--skill <dir>', 'the skill whose run to act on (default: the only run)')
       .option('--scripted <script>', 'answer model calls from a local scripted server')
+      .option('--record <file>', RECORD_HELP)
       .option('--sandbox <mode>', 'auto | bubblewrap | process (overrides the config)')
       .option('--preset <name>', 'quick | standard | thorough (overrides the config)');
 

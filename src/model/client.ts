@@ -33,6 +33,8 @@ export interface CallMeta {
   /** Who is calling (`trial`, `executor`, `optimizer`...): ledger tag and error wording. */
   tag: string;
   signal?: AbortSignal;
+  /** Extra request headers (the bench's trial name). */
+  headers?: Record<string, string>;
 }
 
 export interface ModelClient {
@@ -250,6 +252,14 @@ function requestErrorMessage(error: APIError, tag: string, model: string): strin
 }
 
 /** Builds the Anthropic client wrapper: explicit retries, plain-word errors, every call costed. */
+/** The SDK's per-request options: the attempt's signal and the call's own headers. */
+function requestOptions(
+  meta: CallMeta,
+  signal: AbortSignal,
+): { signal: AbortSignal; headers?: Record<string, string> } {
+  return { signal, ...(meta.headers ? { headers: meta.headers } : {}) };
+}
+
 export function createModelClient(options: ModelClientOptions): ModelClient {
   const baseURL = options.baseURL ?? DEFAULT_BASE_URL;
   const host = hostOf(baseURL);
@@ -377,14 +387,14 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     create(params, meta) {
       return withRetries(params, meta, () =>
         watched(meta.signal, timeoutMs, new AttemptTimedOut(timeoutMs), (signal) =>
-          sdk.messages.create(params, { signal }),
+          sdk.messages.create(params, requestOptions(meta, signal)),
         ),
       );
     },
     stream(params, meta) {
       return withRetries(params, meta, () =>
         watched(meta.signal, streamIdleMs, new StreamStalled(streamIdleMs), (signal, progress) => {
-          const stream = sdk.messages.stream(params, { signal });
+          const stream = sdk.messages.stream(params, requestOptions(meta, signal));
           stream.on('streamEvent', progress);
           return stream.finalMessage();
         }),

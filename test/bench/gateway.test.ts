@@ -147,6 +147,7 @@ describe('model gateway', () => {
     expect(got?.headers.authorization).toBeUndefined();
     expect(got?.headers['anthropic-version']).toBe('2023-06-01');
     expect(got?.headers['anthropic-beta']).toBe('some-beta');
+    expect(got?.headers['x-skill-optimizer-trial']).toBe('t1');
     expect(JSON.parse(got?.body ?? '')).toEqual({
       model: 'claude-test',
       max_tokens: 10,

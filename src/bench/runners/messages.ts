@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type {
   ContentBlockParam,
   Message,
@@ -6,6 +7,7 @@ import type {
   TextBlockParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
+import { TRIAL_HEADER } from '../../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../../model/usage.js';
 import { renderPrompt } from '../../prompts/render.js';
 import type { Sandbox } from '../sandbox/index.js';
@@ -23,7 +25,7 @@ import { executeTool, folderBytes, toolDefinitions } from './tools.js';
 export interface MessagesPort {
   create(
     params: MessageCreateParamsNonStreaming,
-    meta: { tag: string; signal?: AbortSignal },
+    meta: { tag: string; signal?: AbortSignal; headers?: Record<string, string> },
   ): Promise<Message>;
 }
 
@@ -72,6 +74,7 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
         ...(error === undefined ? {} : { error }),
       });
 
+      const trialName = `${input.probe.id}#${basename(input.workspaceDir)}`;
       for (let turn = 1; turn <= limits.max_turns; turn++) {
         if (signal.aborted)
           return finish(
@@ -88,7 +91,7 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
               tools: cachedTools,
               messages: withTrailingCacheMark(messages),
             },
-            { tag: 'trial', signal },
+            { tag: 'trial', signal, headers: { [TRIAL_HEADER]: trialName } },
           );
         } catch (error) {
           if (timeout.aborted)

@@ -21,6 +21,8 @@ export interface RequestMeta {
   retryCount: number;
   /** `x-claude-code-session-id` or `x-session-id`, when sent. */
   sessionId: string | null;
+  /** `x-skill-optimizer-trial`: the bench trial, when a runner sent it. */
+  trial: string | null;
 }
 
 const listOf = (v: string | string[] | undefined): string[] =>
@@ -50,7 +52,10 @@ function conditionsHold(
   when: RuleConditions,
   view: RequestView,
   ordinal: number | null,
+  meta: RequestMeta,
 ): Record<string, string> | null {
+  if (when.trial !== undefined && when.trial !== meta.trial) return null;
+  if (when.digest !== undefined && when.digest !== view.digest) return null;
   if (when.model !== undefined && !modelMatches(when.model, view.model)) return null;
   if (!turnMatches(when.turn, view.turn)) return null;
   if (!ordinalMatches(when, ordinal)) return null;
@@ -102,7 +107,7 @@ export class RuleBook {
     const ordinal = this.#ordinal(view, meta);
     for (const [index, rule] of this.script.rules.entries()) {
       if (rule.times !== undefined && (this.#used[index] ?? 0) >= rule.times) continue;
-      const captures = conditionsHold(rule.when ?? {}, view, ordinal);
+      const captures = conditionsHold(rule.when ?? {}, view, ordinal, meta);
       if (captures === null) continue;
       this.#used[index] = (this.#used[index] ?? 0) + 1;
       return { index, label: ruleLabel(this.script, index), rule, captures };

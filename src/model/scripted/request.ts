@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { requestDigest } from './digest.js';
 
 /**
  * The parts of a Messages API request the scripted server reads, and the texts its rules match on.
@@ -56,6 +57,8 @@ export interface RequestView {
   turn: number;
   /** Hash of model + `system` field + first user message: equal for trials of one probe. */
   conversationKey: string;
+  /** The replay key (`requestDigest`); computed on first read, as only recordings use it. */
+  readonly digest: string;
 }
 
 export function viewRequest(req: MessagesRequest): RequestView {
@@ -63,6 +66,7 @@ export function viewRequest(req: MessagesRequest): RequestView {
   const userMessages = req.messages.filter((m) => m.role === 'user');
   const topSystem = textOf(req.system ?? '');
   const firstUser = textOf(userMessages[0]?.content ?? '');
+  let digest: string | undefined;
   return {
     model: req.model,
     systemText: [topSystem, ...systemMessages.map((m) => textOf(m.content))].join('\n'),
@@ -73,5 +77,14 @@ export function viewRequest(req: MessagesRequest): RequestView {
     conversationKey: createHash('sha256')
       .update(JSON.stringify([req.model, topSystem, firstUser]))
       .digest('hex'),
+    get digest() {
+      digest ??= requestDigest({
+        model: req.model,
+        system: topSystem,
+        tools: (req.tools ?? []).map((t) => t.name),
+        messages: req.messages.map((m) => [m.role, textOf(m.content)]),
+      });
+      return digest;
+    },
   };
 }

@@ -59,6 +59,13 @@ const whenSchema = z.strictObject({
     .strictObject({ n: count, of: count })
     .refine((e) => e.n <= e.of, { message: '`n` must not exceed `of`' })
     .optional(),
+  /** The request's replay key (`requestDigest`): what `--record` keys each answer by. */
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected a 64-character hex sha256')
+    .optional(),
+  /** The bench trial the request belongs to (its `x-skill-optimizer-trial` header). */
+  trial: text.optional(),
 });
 
 const textBlockSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
@@ -122,6 +129,9 @@ const ruleSchema = z
     if ((rule.reply === undefined) === (rule.fault === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'a rule needs exactly one of `reply` or `fault`' });
     }
+    // A rule keyed by `digest` was written by `--record`: a `{{name}}` that no group fills is
+    // text the model wrote (a template), not a typo, and is sent as it is.
+    if (rule.when?.digest !== undefined) return;
     const groups = new Set(
       [...(rule.when?.matches ?? '').matchAll(NAMED_GROUP)].map((m) => m[1] ?? ''),
     );

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SkillOptimizerError } from '../../errors.js';
+import { TRIAL_HEADER } from '../trial-header.js';
 import { countInputTokens, PromptCache } from './cache.js';
 import {
   Chaos,
@@ -88,6 +89,7 @@ function requestMeta(headers: Record<string, string>): RequestMeta {
   return {
     retryCount: Number.isNaN(retries) ? 0 : retries,
     sessionId: headers['x-claude-code-session-id'] ?? headers['x-session-id'] ?? null,
+    trial: headers[TRIAL_HEADER] ?? null,
   };
 }
 

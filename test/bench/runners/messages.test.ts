@@ -74,6 +74,7 @@ interface Call {
   params: MessageCreateParamsNonStreaming;
   tag: string;
   signal: AbortSignal | undefined;
+  headers: Record<string, string> | undefined;
 }
 
 /** A model port answering from a list (the last answer repeats), recording every call. */
@@ -84,7 +85,12 @@ function fakeModel(
   return {
     calls,
     async create(params, meta) {
-      const call = { params: structuredClone(params), tag: meta.tag, signal: meta.signal };
+      const call = {
+        params: structuredClone(params),
+        tag: meta.tag,
+        signal: meta.signal,
+        headers: meta.headers,
+      };
       calls.push(call);
       const answer = answers[Math.min(calls.length, answers.length) - 1];
       if (answer === undefined) throw new Error('fake model has no answers');
@@ -130,9 +136,11 @@ describe('messages runner: what the model is sent', () => {
     const runner = createMessagesRunner({ model, sandbox });
     await runner.runTrial(input(probe(), true));
 
-    const { params, tag, signal } = firstCall(model);
+    const { params, tag, signal, headers } = firstCall(model);
     expect(tag).toBe('trial');
     expect(signal).toBeInstanceOf(AbortSignal);
+    // the trial's name, the same in every run of the suite: replays key trial answers by it
+    expect(headers).toEqual({ 'x-skill-optimizer-trial': `unit/probe#${path.basename(ws)}` });
     expect(params.model).toBe('claude-test');
     expect(params.max_tokens).toBe(777);
     const system = blocks(params.system);
