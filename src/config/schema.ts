@@ -127,10 +127,13 @@ export const configSchema = z
           .min(1)
           .max(100)
           .default(5)
-          .describe('Weaknesses picked by priority when the picks gate is answered by default.'),
+          .describe(
+            "Functionalities picked by the designer's priority when the picks gate is answered by default.",
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('How the picks gate chooses functionalities to write probes for.'),
     run_dir: safeRelativePath
       .default('.skill-optimizer')
       .describe('Root of the run directories, relative to the repository root.'),
@@ -142,7 +145,8 @@ export const configSchema = z
           .describe('Default answer to "submit the improvement upstream?".'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Whether a finished improvement is proposed to the upstream repository.'),
     allowed_bots: z
       .array(login)
       .default([])

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CONFIG_DOCS_FILE, renderConfigDocs } from '../../src/config/config-docs.js';
 import {
   allowedKeysAt,
   CONFIG_SCHEMA_FILE,
@@ -13,6 +14,15 @@ describe('config JSON Schema', () => {
     const committed = JSON.parse(readFileSync(join(process.cwd(), CONFIG_SCHEMA_FILE), 'utf8'));
     // Compared as data: Biome owns the file's layout.
     expect(committed).toEqual(configJsonSchema());
+  });
+
+  it('has its reference page committed exactly as generated (docs/configuration.md)', () => {
+    const committed = readFileSync(join(process.cwd(), CONFIG_DOCS_FILE), 'utf8');
+    expect(committed).toBe(renderConfigDocs());
+    expect(committed).toContain(
+      "| `budget_usd` | number (> 0) | `10` | Hard cap on a run's model cost",
+    );
+    expect(committed).toContain('| `labels.run` | string | `skill-optimizer` |');
   });
 
   it('describes the file for editors: id, title, closed objects, defaults', () => {
