@@ -10,7 +10,7 @@ import { SkillOptimizerError } from '../errors.js';
 import type { ActionDeps, ActionOutcome } from './ports.js';
 
 /**
- * The bench at scale (CHAIN.md §6.5): a job matrix runs one shard per job and uploads its raw
+ * The bench at scale (docs/chain.md): a job matrix runs one shard per job and uploads its raw
  * results as an artifact; a merge job downloads every shard and writes the merged summary.
  */
 

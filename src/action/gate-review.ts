@@ -3,7 +3,7 @@ import { escapeInline } from '../routing/markdown.js';
 import { codeSpan, escapeMarkdown } from '../text/escape-markdown.js';
 
 /**
- * The review the bot posts on the chain PR at a gate (CHAIN.md §5 "Gates as review comments"):
+ * The review the bot posts on the chain PR at a gate (docs/chain.md "Gates as review comments"):
  * the question, each option with the exact command that picks it, the files to read (linked at
  * the pinned commit), and how approving or requesting changes answers it. Everything that comes
  * from the run (the question, option texts, file names) goes through the markdown escaper: a

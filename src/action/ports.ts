@@ -90,7 +90,7 @@ export interface ActionDeps {
   remote: WorkRemote;
   artifacts: ArtifactPort;
   openAccess: OpenAccess;
-  /** Opens the draft PR of a finished run's improvement (CHAIN.md §5 "Publishing"). */
+  /** Opens the draft PR of a finished run's improvement (docs/chain.md "Publishing"). */
   publisher: Publisher;
   /** What a run needs, checked before anything is written (access/preflight.ts). */
   preflight: (config: Config) => Promise<PreflightCheck[]>;

@@ -12,7 +12,7 @@ import { createFork } from '../github/repos.js';
 import { NothingToCommitError } from '../store/errors.js';
 
 /**
- * Carries out a publication plan on GitHub (CHAIN.md §5 "Publishing"): a branch whose only change
+ * Carries out a publication plan on GitHub (docs/chain.md "Publishing"): a branch whose only change
  * is the improved skill, and a draft PR from it — stacked on the skill PR, or to the upstream
  * target (through a fork when that is another repository). Never marks anything ready, never
  * merges. Idempotent: an existing branch gets a commit only when the skill differs, an existing

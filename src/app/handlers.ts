@@ -17,7 +17,7 @@ import { parseTrackerState } from '../routing/tracker.js';
 import type { AppPort, PullSummary, Repo } from './github-port.js';
 
 /**
- * The App's part of the work (CHAIN.md §5, §9), kept cheap so webhooks are answered fast:
+ * The App's part of the work (docs/chain.md, docs/security.md), kept cheap so webhooks are answered fast:
  * deduplicate, read the config from the default branch, route (which authorises), then either
  * reply on the PR (refusals, `/optimize status`, stale approvals) or start the chain in GitHub
  * Actions with one `workflow_dispatch`. Nothing here runs a step.

@@ -5,7 +5,7 @@ import { TRIAL_HEADER } from '../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
 
 /**
- * The loopback model gateway (CHAIN.md §6.2): agent processes get its URL and a per-trial dummy
+ * The loopback model gateway (docs/security.md): agent processes get its URL and a per-trial dummy
  * key; the gateway swaps in the real key, forwards to the upstream, streams the answer back
  * unchanged and meters tokens and cost per trial, refusing requests once a trial's budget is spent.
  */

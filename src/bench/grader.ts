@@ -14,7 +14,7 @@ export const DEFAULT_GRADER_TIMEOUT_MS = 60_000;
 const GRADER_MAX_OUTPUT_BYTES = 1024 * 1024;
 const DETAIL_CHARS = 800;
 
-/** What `grade()` must return (CHAIN.md §6.3); unknown keys are errors. */
+/** What `grade()` must return (docs/suite-format.md); unknown keys are errors. */
 export const graderResultSchema = z.strictObject({
   pass: z.boolean(),
   score: z.number().min(0).max(1).optional(),
@@ -147,7 +147,7 @@ const SMOKE_FIXTURES = [
 ] as const;
 
 /**
- * The grader must pass `smoke/good` and fail `smoke/bad` and `smoke/empty` (CHAIN.md §6.3).
+ * The grader must pass `smoke/good` and fail `smoke/bad` and `smoke/empty` (docs/suite-format.md).
  * Each fixture is graded on a temporary copy, so a grader can never change the fixtures; the
  * transcript is empty and the final message ''. Reasons name the probe and the fixture.
  */

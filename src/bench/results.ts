@@ -61,7 +61,7 @@ export const trialRecordSchema = z.strictObject({
   isolation: isolationSchema,
 });
 
-/** A probe left out of a bench because its grader failed the smoke check (CHAIN.md §6.3). */
+/** A probe left out of a bench because its grader failed the smoke check (docs/suite-format.md). */
 export const excludedProbeSchema = z.strictObject({
   probe: z.string(),
   reasons: z.array(z.string()),

@@ -75,7 +75,7 @@ export interface BenchResult {
 }
 
 /**
- * The workbench (CHAIN.md §6): smoke-check every grader, run every planned trial with bounded
+ * The workbench (docs/chain.md): smoke-check every grader, run every planned trial with bounded
  * concurrency, grade it, and write raw results plus a markdown summary. A broken trial or grader
  * is recorded as an error and the rest of the bench goes on.
  */

@@ -1,5 +1,5 @@
 /**
- * The bench summary in markdown (`06-bench-summary.md`, CHAIN.md §6.4): run facts, per model a
+ * The bench summary in markdown (`06-bench-summary.md`, docs/decision-rule.md): run facts, per model a
  * probe table with intervals, the mean and the weakest probe, skill vs no skill, the failed and
  * error trials, and optionally a before/after comparison. Text that came from a model or a
  * grader (reasons, errors) is cut to one line and escaped so it cannot shape the markdown.

@@ -27,7 +27,7 @@ export interface ProbeLimits {
   timeout_s: number;
 }
 
-/** One concrete test: task prompt + starting workspace + grader (CHAIN.md §3). */
+/** One concrete test: task prompt + starting workspace + grader (docs/chain.md). */
 export interface Probe {
   /** Stable id: the probe folder relative to the suite folder, `/`-separated. */
   id: string;

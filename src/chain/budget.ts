@@ -2,7 +2,7 @@ import { BudgetExceededError } from '../errors.js';
 import type { ChainModel } from './model.js';
 
 /**
- * The run's cost budget where money is spent (CHAIN.md §6.4.1): a bench reserves each trial's
+ * The run's cost budget where money is spent (docs/decision-rule.md): a bench reserves each trial's
  * projected cost before starting it, and every subagent call checks the spend before it is made.
  */
 

@@ -1,6 +1,6 @@
 import { stepCommitMessage } from '../store/commit-message.js';
 
-/** The nine steps of CHAIN.md §4: number, kind and the file each one reports in. */
+/** The nine steps of docs/chain.md: number, kind and the file each one reports in. */
 
 export const STEP_IDS = [
   'functionality',
@@ -70,7 +70,7 @@ export const RUN_FILES = {
   answered: 'answered.txt',
 } as const;
 
-/** The commit of a completed step (CHAIN.md §3). */
+/** The commit of a completed step (docs/chain.md). */
 export function stepCommit(slug: string, step: StepId, result: string): string {
   return stepCommitMessage(slug, STEPS[step].number, step, result);
 }

@@ -30,7 +30,7 @@ import { runValidate } from './steps/validate.js';
 import { runValidateTests } from './steps/validate-tests.js';
 import { runWriteTests } from './steps/write-tests.js';
 
-/** No step ever starts another: only this driver moves the chain (CHAIN.md §4). */
+/** No step ever starts another: only this driver moves the chain (docs/chain.md). */
 const RUNNERS: Readonly<Record<StepId, (run: StepRun) => Promise<StepOutcome>>> = {
   functionality: runFunctionality,
   submissions: runSubmissions,
@@ -43,7 +43,7 @@ const RUNNERS: Readonly<Record<StepId, (run: StepRun) => Promise<StepOutcome>>> 
   validate: runValidate,
 };
 
-/** Three consecutive failed steps spend the error budget (CHAIN.md §5). */
+/** Three consecutive failed steps spend the error budget (docs/chain.md). */
 export const ERROR_BUDGET = 3;
 
 export class RunStateError extends SkillOptimizerError {}
@@ -259,7 +259,7 @@ async function runStep(
   }
 }
 
-/** Records an answer to the open gate (CHAIN.md §5) and applies its effect, in one commit. */
+/** Records an answer to the open gate (docs/chain.md) and applies its effect, in one commit. */
 export async function answerGate(
   deps: DriverDeps,
   answer: string,
@@ -300,7 +300,7 @@ export async function answerGate(
 }
 
 /**
- * Opens the baseline gate (CHAIN.md §6.4) instead of ending the run; answering it ends the run
+ * Opens the baseline gate (docs/decision-rule.md) instead of ending the run; answering it ends the run
  * as `end` says. Autopilot answers with the default: do not publish.
  */
 async function askBaseline(

@@ -8,7 +8,7 @@ import type { ChainState, GateId, OpenGate } from './state.js';
 import { type BuildPlan, buildPlan } from './steps/write-tests.js';
 
 /**
- * Gates of CHAIN.md §4/§5: what is asked, the options, the default autopilot takes, and what each
+ * Gates (docs/chain.md): what is asked, the options, the default autopilot takes, and what each
  * answer does to the run. Answers are recorded as decisions (who, when) in chain.yml.
  */
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SpecFile } from './reports.js';
 
 /**
- * Held-out probes (CHAIN.md §6.4): about `share` of all probes carry `heldout: true`. The
+ * Held-out probes (docs/decision-rule.md): about `share` of all probes carry `heldout: true`. The
  * designer chooses; when its marks miss the target count the operator fixes them the same way on
  * every run: probes are taken in the order of a hash of their `<functionality>/<probe>` id, and a
  * probe is made held-out last when it is its functionality's only visible probe. Preserved specs

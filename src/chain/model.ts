@@ -16,7 +16,7 @@ import {
   swapSkillSections,
 } from './skill-context.js';
 
-/** The subagent roles of CHAIN.md §4 plus the non-convergence reviewer. */
+/** The subagent roles of docs/chain.md plus the non-convergence reviewer. */
 export const ROLES = [
   'functionality',
   'submissions',

@@ -25,7 +25,7 @@ const TESTS_REJECTED_TWICE: NextAction = {
   reason: 'the test validator rejected probes in two rounds in a row; the probes need a human look',
 };
 
-/** The direct inputs of each step, for staleness (CHAIN.md §3). */
+/** The direct inputs of each step, for staleness (docs/chain.md). */
 export const STEP_INPUTS: Readonly<Record<StepId, readonly string[]>> = {
   functionality: [RUN_FILES.vendored, RUN_FILES.intent],
   submissions: [STEPS.functionality.report],
@@ -39,7 +39,7 @@ export const STEP_INPUTS: Readonly<Record<StepId, readonly string[]>> = {
 };
 
 /**
- * Walks the steps in order (CHAIN.md §5): a step runs when its output is missing or stale or it
+ * Walks the steps in order (docs/chain.md): a step runs when its output is missing or stale or it
  * has pending directives; gates open where a human must decide; loop limits end the run.
  */
 export async function decideNext(deps: ChainDeps, state: ChainState): Promise<NextAction> {
@@ -231,7 +231,7 @@ export function keptRates(benches: readonly ChainState['benches'][number][]): nu
   return rates;
 }
 
-/** No more than 2 points of gain across the last 3 benches of the kept skill (CHAIN.md §5). */
+/** No more than 2 points of gain across the last 3 benches of the kept skill (docs/chain.md). */
 export function converged(state: ChainState): boolean {
   const last = keptRates(state.benches).slice(-3);
   if (last.length < 3) return false;

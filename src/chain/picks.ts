@@ -7,7 +7,7 @@ import { byPriority, parseSpec, readSpecFiles } from './specs.js';
 export { readSpecs } from './specs.js';
 
 /**
- * The picks gate (CHAIN.md §4 step 3, §5): `pick <f1,f2|all|top N>` marks functionalities
+ * The picks gate (docs/chain.md, step 3 and its gate): `pick <f1,f2|all|top N>` marks functionalities
  * `picked: true` in their spec.yaml so step 4 writes their probes.
  *
  * Picking only ever adds. No selection un-picks a functionality a human (or an earlier pick)

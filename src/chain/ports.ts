@@ -39,7 +39,7 @@ export interface BenchPort {
   /** A trial's cost before any has been measured (a conservative typical trial). */
   estimateTrialCost(model: string): number;
   /**
-   * The grader smoke check of one probe folder (CHAIN.md §6.3), with the suite's grader
+   * The grader smoke check of one probe folder (docs/suite-format.md), with the suite's grader
    * dependencies (npm name → exact version) importable.
    */
   smoke(probe: {
@@ -115,7 +115,7 @@ export interface StepOutcome {
   finish?: { status: 'done' | 'stopped'; reason: string };
 }
 
-/** A step that finds its input unsatisfying reports that and stops (CHAIN.md §4). */
+/** A step that finds its input unsatisfying reports that and stops (docs/chain.md). */
 export class StepRefusedError extends SkillOptimizerError {}
 
 /** What the driver needs on top of what steps use. */

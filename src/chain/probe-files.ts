@@ -8,7 +8,7 @@ import { probeDir } from './specs.js';
 import { assertWriteScope } from './write-scope.js';
 
 /**
- * The files of one probe folder (CHAIN.md §3) as step 4 writes them, and `tests/suite.yml`.
+ * The files of one probe folder (docs/chain.md) as step 4 writes them, and `tests/suite.yml`.
  * The operator, not the writer, owns `probe.yaml`, `grader.mjs`'s location, `smoke/empty/` and
  * the suite; the writer's own files are confined to its areas (see write-scope.ts).
  */

@@ -8,7 +8,7 @@ import { functionalityFrontmatter, submissionsFrontmatter } from './reports.js';
 import { type BenchPoint, type ChainState, readState } from './state.js';
 
 /**
- * Publishing (CHAIN.md §5): what a finished run proposes and where. The chain PR is never merged;
+ * Publishing (docs/chain.md): what a finished run proposes and where. The chain PR is never merged;
  * a finished run with an approved improvement and a bench gain gets a separate branch whose only
  * change is the improved skill at the skill's path — a draft PR stacked on the skill PR, or, for
  * upstream-bound runs, a draft PR to the upstream target of `02-submissions.md`. This module only

@@ -3,7 +3,7 @@ import { keptRates } from './next.js';
 import type { BenchPoint, ChainState } from './state.js';
 
 /**
- * `report.md` (CHAIN.md §3): what every bench measured (trial counts, intervals, verdict and why),
+ * `report.md` (docs/chain.md): what every bench measured (trial counts, intervals, verdict and why),
  * the skill against no skill, what was kept and discarded, findings, weaknesses, next steps, cost.
  * Every claim is the measurement's: nothing is called an improvement unless its verdict is. Text
  * from the run (outcome, reasons, names, the review) is escaped: the same markdown becomes the job

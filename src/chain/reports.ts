@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Frontmatter of each step's report (CHAIN.md §4). Only facts a later step must read live here;
+ * Frontmatter of each step's report (docs/chain.md). Only facts a later step must read live here;
  * everything else is the markdown body. Validated on write and on read.
  */
 
@@ -80,7 +80,7 @@ export const benchFrontmatter = z.strictObject({
   min_probe_pass_rate: rate,
   baseline_pass_rate: rate,
   all_pass: z.boolean(),
-  /** Null when nothing was compared; afterwards whether the candidate was kept (CHAIN.md §6.4). */
+  /** Null when nothing was compared; afterwards whether the candidate was kept (docs/decision-rule.md). */
   accepted: z.boolean().nullable(),
   /** The verdict against the kept skill; null when nothing was compared. */
   verdict: z.enum(['improved', 'inconclusive', 'rejected']).nullable().default(null),
@@ -101,7 +101,7 @@ export const proposalFrontmatter = z.strictObject({
 
 export const verdictFrontmatter = z.strictObject({
   verdict: z.enum(['approve', 'needs-revision', 'reject']),
-  /** Visible-probe literals the tool found on the diff's added lines, one line each (§6.4). */
+  /** Visible-probe literals the tool found on the diff's added lines, one line each (docs/decision-rule.md). */
   duct_tape_findings: z.array(z.string().min(1)).default([]),
   /** Where held-out literals were found in the candidate (never the literals themselves). */
   heldout_findings: z.array(z.string().min(1)).default([]),

@@ -10,7 +10,7 @@ import { analysisFrontmatter, functionalityFrontmatter, verdictFrontmatter } fro
 import type { BenchPoint } from './state.js';
 
 /**
- * The non-convergence review (CHAIN.md §5): when a loop stops short of its goal, a fresh
+ * The non-convergence review (docs/chain.md): when a loop stops short of its goal, a fresh
  * subagent explains why and what a human should decide. It sees the bench progression
  * (aggregate rates only), the stop reason, 01, the latest 07 and 09, and the intent — never raw
  * trials, probes or per-probe held-out results.

@@ -6,7 +6,7 @@ import { RUN_FILES } from './catalog.js';
 import { type SpecFile, specFile } from './reports.js';
 
 /**
- * `tests/<functionality>/spec.yaml`: what step 3 proposes and humans pick (CHAIN.md §3). The
+ * `tests/<functionality>/spec.yaml`: what step 3 proposes and humans pick (docs/chain.md). The
  * file is state: humans may edit it or flip `picked`, so it is read back strictly (file, field
  * and line named on any error) and rewritten only where a step must.
  */

@@ -5,7 +5,7 @@ import { applyPicks, type PickSelection } from './picks.js';
 import { type ChainState, stateChange } from './state.js';
 
 /**
- * Human steering that changes the run's state without a model (CHAIN.md §5 commands), shared by
+ * Human steering that changes the run's state without a model (docs/chain.md commands), shared by
  * the CLI and the Action: each is one commit. The driver then continues from the new state.
  */
 

@@ -2,7 +2,7 @@ import { sanitizeUntrusted } from '../text/sanitize.js';
 import type { SkillSnapshot } from './inputs.js';
 
 /**
- * The operator's own wrapper check (CHAIN.md §4): a SKILL.md that only points elsewhere.
+ * The operator's own wrapper check (docs/chain.md): a SKILL.md that only points elsewhere.
  * It reports evidence; it never follows the pointer.
  */
 export interface WrapperHint {

@@ -1,7 +1,7 @@
 import { SkillOptimizerError } from '../errors.js';
 
 /**
- * Write scope of a test writer (CHAIN.md §4): every file it returns must land inside its own
+ * Write scope of a test writer (docs/chain.md): every file it returns must land inside its own
  * probe folder's `workspace/`, `smoke/good/` or `smoke/bad/`. Paths are checked as written, never
  * "fixed up": a path that would need normalising is refused.
  */

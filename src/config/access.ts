@@ -1,5 +1,5 @@
 /**
- * Who may start, steer or approve a run (CHAIN.md §9). Pure: the caller looks up the actor's
+ * Who may start, steer or approve a run (docs/security.md). Pure: the caller looks up the actor's
  * repository permission (GitHub answers 404 for a non-collaborator, passed here as `null`).
  */
 

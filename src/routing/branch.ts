@@ -2,7 +2,7 @@ import { branchNameProblem as gitBranchNameProblem } from '../github/branch-name
 import { InvalidBranchNameError } from '../github/errors.js';
 
 /**
- * Work branches (`skill-optimizer/<pr>-<slug>`, CHAIN.md §2) and the validation of branch names
+ * Work branches (`skill-optimizer/<pr>-<slug>`, docs/chain.md) and the validation of branch names
  * read from webhook payloads, which are untrusted: a name is accepted only when git itself would
  * accept it as a branch (src/github/branch-name.ts, the one implementation of git's rules) and it
  * cannot be mistaken for a full ref or `HEAD`, nor hide look-alike characters (printable ASCII

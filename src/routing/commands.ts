@@ -3,7 +3,7 @@ import { type PickSelection, PickSelectionError, parsePickSelection } from '../c
 import { commandAfter } from './command-paragraph.js';
 
 /**
- * The `/optimize` comment commands of CHAIN.md §5. Only the first top-level paragraph whose first
+ * The `/optimize` comment commands of docs/chain.md. Only the first top-level paragraph whose first
  * line starts with `/optimize` counts; code, quotes, lists and HTML comments never do, nor a
  * prefix with an invisible character in or before it (see command-paragraph.ts). Free text and
  * directives are sanitised: no hidden comments, control or invisible characters.

@@ -1,6 +1,6 @@
 /**
  * Remembers recently handled events so a redelivered webhook (same delivery id) or a duplicate
- * command (same comment id, under another delivery) starts nothing twice (CHAIN.md §9).
+ * command (same comment id, under another delivery) starts nothing twice (docs/security.md).
  *
  * An in-memory LRU bounded by `capacity` keys: the oldest keys are forgotten first. Claims are
  * taken before the work starts and released when it fails, so a retry after a failure runs again

@@ -9,7 +9,7 @@ import { ROOT_FOLDER } from './skills.js';
 import { loginSchema, parseTrackerState, type TrackerState } from './tracker.js';
 
 /**
- * Webhook event → what to do (CHAIN.md §5 triggers, §9 safety), shared by the App and the
+ * Webhook event → what to do (docs/chain.md, docs/security.md), shared by the App and the
  * Action. Pure apart from `permissionOf`, which is asked only once an event would act and its
  * sender is a person. Payloads are untrusted: only the fields read here are validated, and any
  * payload that does not have them is ignored.

@@ -1,5 +1,5 @@
 /**
- * Which skills a pull request changes (CHAIN.md §2 "skill PR"): the folders holding a `SKILL.md`
+ * Which skills a pull request changes (docs/chain.md "skill PR"): the folders holding a `SKILL.md`
  * that contain a changed file. A file belongs to the deepest such folder above it, so a skill
  * nested inside another skill's folder is its own skill. Paths are repository-relative with `/`;
  * the repository root is written `.`. Files under the run-dir root (vendored copies, reports) never

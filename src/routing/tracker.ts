@@ -7,7 +7,7 @@ import { escapeInline } from './markdown.js';
 import { ROOT_FOLDER } from './skills.js';
 
 /**
- * The chain PR body (CHAIN.md §5 "Progress"): a live checklist with one line per step, the cost so
+ * The chain PR body (docs/chain.md "Progress"): a live checklist with one line per step, the cost so
  * far, a hidden marker that finds the body again, and a hidden state block the App reads back to
  * answer `/optimize status` and to check that an approval is for the commit the gate asked about.
  *

@@ -26,7 +26,7 @@ import {
 import { useGitSandbox } from '../store/git-fixture.js';
 
 /**
- * The driver's failure handling and loops (CHAIN.md §5), driven through the CLI against variants
+ * The driver's failure handling and loops (docs/chain.md), driven through the CLI against variants
  * of the demo's scripted model on small suites (one trial per probe).
  */
 
@@ -143,7 +143,7 @@ describe('re-benching an unchanged skill', () => {
 
 describe('loops', () => {
   it('stops at max_iterations, then converges when improvements are never accepted', async () => {
-    // No held-out probes: an improvement is never accepted (CHAIN.md §6.4), even one that makes
+    // No held-out probes: an improvement is never accepted (docs/decision-rule.md), even one that makes
     // every visible probe pass, so the skill kept stays at the first bench's rate.
     const repo = makeRepo(sandbox.base, { config: { heldout_share: 0, max_iterations: 1 } });
     const script = writeScript(sandbox.base, smallDesign(demoRules(), THREE));

@@ -5,7 +5,7 @@ import { makeRepo } from '../store/git-fixture.js';
 
 /**
  * A run dir where every file carries a distinctive marker (`FW<n>_<path>`), so a role's
- * rendered prompt can be checked for what it must never contain (CHAIN.md §4 firewall).
+ * rendered prompt can be checked for what it must never contain (docs/chain.md firewall).
  * Held-out probes and their results carry their own markers.
  */
 

@@ -24,9 +24,9 @@ import {
 import type { Runner, RunnerInput, RunnerOutput, StopReason, TranscriptMessage } from '../types.js';
 
 /**
- * The `claude-code` runner (CHAIN.md §6.1): the real Claude Code agent through its SDK, the skill
+ * The `claude-code` runner (docs/suite-format.md): the real Claude Code agent through its SDK, the skill
  * installed under `.claude/skills/`, talking to the model only through the loopback gateway with a
- * per-trial dummy key, so the agent process never holds the real API key (§6.2). The agent runs
+ * per-trial dummy key, so the agent process never holds the real API key (docs/security.md). The agent runs
  * sealed like every sandboxed command (docs/security.md).
  */
 
@@ -309,7 +309,7 @@ interface Outcome {
   error?: string;
 }
 
-/** The trial's stop reason from how the agent ended (CHAIN.md §6.1). */
+/** The trial's stop reason from how the agent ended (docs/suite-format.md). */
 export function classify(c: {
   result: SDKResultMessage | undefined;
   thrown: unknown;

@@ -6,7 +6,7 @@ import type { Sandbox } from '../sandbox/index.js';
 import { resolveInside } from '../sandbox/paths.js';
 
 /**
- * The skill-under-test agent's tools (CHAIN.md §6.1). Every path is resolved inside the trial's
+ * The skill-under-test agent's tools (docs/suite-format.md). Every path is resolved inside the trial's
  * workspace copy (or, for read_skill_file, the skill folder); commands run in the sandbox.
  */
 
