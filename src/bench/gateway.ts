@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TRIAL_HEADER } from '../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
+import {
+  HOP_BY_HOP_REQUEST_HEADERS,
+  HOP_BY_HOP_RESPONSE_HEADERS,
+  listenOnLoopback,
+  readBody,
+} from '../net/loopback.js';
 
 /**
  * The loopback model gateway (docs/security.md): agent processes get its URL and a per-trial dummy
@@ -62,30 +67,12 @@ interface TrialState {
   listeners: Array<(why: string) => void>;
 }
 
-/** Request headers never forwarded: hop-by-hop, the caller's credentials, and encodings fetch renegotiates. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
+/** Never forwarded: hop-by-hop headers, and the caller's credentials (the gateway holds the key). */
+const DROPPED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_REQUEST_HEADERS,
   'proxy-authorization',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'content-length',
-  'accept-encoding',
   'x-api-key',
   'authorization',
-]);
-
-/** Response headers not copied back: fetch already decoded the body and the server re-frames it. */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'content-encoding',
-  'content-length',
 ]);
 
 export async function startModelGateway(options: ModelGatewayOptions): Promise<ModelGateway> {
@@ -163,7 +150,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
   ): Promise<void> {
     const headers: Record<string, string> = {};
     upstreamRes.headers.forEach((value, name) => {
-      if (!DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+      if (!HOP_BY_HOP_RESPONSE_HEADERS.has(name)) headers[name] = value;
     });
     res.writeHead(upstreamRes.status, headers);
     const contentType = upstreamRes.headers.get('content-type') ?? '';
@@ -184,14 +171,9 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
+  const listener = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listener.url,
     openTrial(trialId, limits) {
       const apiKey = `sk-trial-${randomBytes(18).toString('hex')}`;
       const state: TrialState = {
@@ -227,8 +209,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     async close() {
       trials.clear();
       for (const abort of inflight) abort.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }
@@ -251,12 +232,6 @@ function forwardedHeaders(req: IncomingMessage, realKey: string, trialId: string
   headers.set('x-api-key', realKey);
   headers.set(TRIAL_HEADER, trialId);
   return headers;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** The `model` field of a JSON request body, for pricing; '' when there is none. */

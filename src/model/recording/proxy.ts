@@ -1,5 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  HOP_BY_HOP_REQUEST_HEADERS,
+  HOP_BY_HOP_RESPONSE_HEADERS,
+  listenOnLoopback,
+  readBody,
+} from '../../net/loopback.js';
 import { TRIAL_HEADER } from '../trial-header.js';
 
 /**
@@ -29,40 +34,10 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-/** Hop-by-hop headers and those fetch sets itself (it decodes the body, so no encodings). */
-const DROPPED_REQUEST_HEADERS = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'content-length',
-  'accept-encoding',
-]);
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'content-encoding',
-  'content-length',
-]);
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function forwardedHeaders(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP_REQUEST_HEADERS.has(name)) continue;
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return headers;
@@ -112,7 +87,7 @@ export async function startRecordingProxy(opts: {
     });
     const headers: Record<string, string> = {};
     upstream.headers.forEach((value, name) => {
-      if (!DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+      if (!HOP_BY_HOP_RESPONSE_HEADERS.has(name)) headers[name] = value;
     });
     res.writeHead(upstream.status, headers);
     const chunks: Buffer[] = [];
@@ -150,21 +125,6 @@ export async function startRecordingProxy(opts: {
       res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message } }));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  let closing: Promise<void> | null = null;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    exchanges,
-    close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  const listener = await listenOnLoopback(server);
+  return { url: listener.url, exchanges, close: listener.close };
 }

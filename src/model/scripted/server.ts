@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SkillOptimizerError } from '../../errors.js';
+import { listenOnLoopback } from '../../net/loopback.js';
 import { TRIAL_HEADER } from '../trial-header.js';
 import { countInputTokens, PromptCache } from './cache.js';
 import {
@@ -258,22 +258,6 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
-  let closing: Promise<void> | null = null;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  const listener = await listenOnLoopback(server);
+  return { url: listener.url, requests, close: listener.close };
 }
