@@ -109,3 +109,21 @@ describe('examples', () => {
     for (const name of listed) if (name !== 'help') expect(named.has(name)).toBe(true);
   });
 });
+
+describe('bench-results/', () => {
+  it('the default `bench --out` folder is ignored by git and by Biome', () => {
+    const ignored = spawnSync(
+      'git',
+      ['check-ignore', '--no-index', 'bench-results/x/results.jsonl'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    expect(ignored.status).toBe(0);
+    const biome = JSON.parse(readFileSync(join(ROOT, 'biome.json'), 'utf8')) as {
+      files: { includes: string[] };
+    };
+    expect(biome.files.includes).toContain('!**/bench-results');
+  });
+});
