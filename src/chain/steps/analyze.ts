@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { trialRecordSchema } from '../../bench/results.js';
 import { renderSummary } from '../../bench/summary.js';
 import type { TranscriptMessage, TrialRecord } from '../../bench/types.js';
-import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import { InvalidFileError } from '../../errors.js';
 import type { RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { parseYaml, validateParsed } from '../../text/yaml-file.js';
 import { assertNoHeldout, readProbeLiterals } from '../candidate-scan.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
