@@ -1,5 +1,5 @@
 import type { ActionOutcome } from './ports.js';
-import type { Session } from './session.js';
+import type { Session } from './session-state.js';
 
 /**
  * The checks a run passes before this job writes anything (a branch, a commit, a chain PR): the

@@ -4,7 +4,7 @@ import { escapeInline } from '../routing/markdown.js';
 import { ACTION_AUTHOR, type GitHubRun } from './open-run.js';
 import type { PullRequestInfo } from './ports.js';
 import type { Published } from './publish.js';
-import type { Session } from './session.js';
+import type { Session } from './session-state.js';
 import type { TrackerSync } from './tracker-sync.js';
 
 /**

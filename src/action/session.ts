@@ -4,13 +4,13 @@ import { benchProgressLine } from '../chain/bench-progress.js';
 import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
 import type { DriverDeps } from '../chain/ports.js';
-import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
 import { StaleBranchError } from '../store/errors.js';
 import { renderGateReview } from './gate-review.js';
-import { type GitHubRun, type RunPlace, readRunFileOnGitHub } from './open-run.js';
+import { type GitHubRun, readRunFileOnGitHub } from './open-run.js';
 import type { ActionDeps, ActionOutcome, PullRequestInfo } from './ports.js';
 import { publishFinishedRun } from './publish-run.js';
+import type { Session } from './session-state.js';
 import { type RunReport, renderJobSummary } from './summary.js';
 import type { TrackerSync } from './tracker-sync.js';
 
@@ -24,13 +24,6 @@ export const RESUME = 'comment `/optimize` on the skill pull request';
 export const NOTE_MARKER = '<!-- skill-optimizer:note -->';
 
 export type Steer = (deps: DriverDeps, run: GitHubRun) => Promise<void>;
-
-export interface Session {
-  deps: ActionDeps;
-  config: Config;
-  place: RunPlace;
-  trackers: Map<string, TrackerSync>;
-}
 
 /** What a job that finds its comment or review answered already ends with: nothing done. */
 export function alreadyAnsweredOutcome(s: Session): ActionOutcome {

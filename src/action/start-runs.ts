@@ -12,9 +12,9 @@ import {
   missingKey,
   NOTE_MARKER,
   quiet,
-  type Session,
   withCheckRun,
 } from './session.js';
+import type { Session } from './session-state.js';
 import type { RunReport } from './summary.js';
 import { TrackerSync } from './tracker-sync.js';
 

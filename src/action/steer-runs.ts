@@ -18,10 +18,10 @@ import {
   NOTE_MARKER,
   quiet,
   RESUME,
-  type Session,
   type Steer,
   withCheckRun,
 } from './session.js';
+import type { Session } from './session-state.js';
 import { type RunReport, renderJobSummary } from './summary.js';
 import { TrackerSync } from './tracker-sync.js';
 

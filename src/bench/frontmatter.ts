@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { InvalidFileError } from '../errors.js';
-import { parseYaml, validateParsed } from './yaml-file.js';
+import { parseYaml, validateParsed } from '../text/yaml-file.js';
 
 // `---` line, YAML, `---` (or `...`) line, then the body. CRLF is accepted.
 const FRONTMATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/m;

@@ -2,9 +2,9 @@ import { type FileHandle, mkdir, open, readFile, stat, writeFile } from 'node:fs
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidFileError, SkillOptimizerError } from '../errors.js';
+import { describeIssues } from '../text/yaml-file.js';
 import { type TrialKey, trialKeyText } from './shard.js';
 import type { TrialRecord } from './types.js';
-import { describeIssues } from './yaml-file.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const META_FILE = 'meta.json';

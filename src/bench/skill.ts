@@ -2,9 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidFileError } from '../errors.js';
+import { validateParsed } from '../text/yaml-file.js';
 import { splitFrontmatter } from './frontmatter.js';
 import type { Skill } from './types.js';
-import { validateParsed } from './yaml-file.js';
 
 const requiredText = (field: string) =>
   z

@@ -27,9 +27,9 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidFileError, PathEscapeError, SkillOptimizerError } from '../errors.js';
+import { describeIssues, parseYaml, validateParsed } from '../text/yaml-file.js';
 import { graderDependenciesSchema } from './grader-deps.js';
 import type { Probe, ProbeLimits, RunnerName, Suite } from './types.js';
-import { describeIssues, parseYaml, validateParsed } from './yaml-file.js';
 
 const requiredMessage =
   (expected: string) =>

@@ -1,7 +1,7 @@
 import { probeFileSchema } from '../bench/suite.js';
-import { parseYaml, validateParsed } from '../bench/yaml-file.js';
 import { SkillOptimizerError } from '../errors.js';
 import type { RunStore } from '../store/port.js';
+import { parseYaml, validateParsed } from '../text/yaml-file.js';
 import { RUN_FILES, STEPS } from './catalog.js';
 import { extractDiff } from './diff.js';
 import {

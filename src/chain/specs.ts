@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
-import { parseYaml, validateParsed } from '../bench/yaml-file.js';
 import { InvalidFileError } from '../errors.js';
 import type { RunStore } from '../store/port.js';
+import { parseYaml, validateParsed } from '../text/yaml-file.js';
 import { RUN_FILES } from './catalog.js';
 import { type SpecFile, specFile } from './reports.js';
 

@@ -1,18 +1,26 @@
-import { z } from 'zod';
 import { type ActorType, canSteer, type Permission } from '../config/access.js';
 import type { Config } from '../config/schema.js';
 import { sanitizeUntrusted } from '../text/sanitize.js';
 import { parseWorkBranch } from './branch.js';
 import { type ParsedCommand, parseOptimizeCommand } from './commands.js';
 import { escapeInline } from './markdown.js';
+import {
+  commentPayload,
+  dispatchPayload,
+  eventAction,
+  labeledPayload,
+  type Repository,
+  reviewPayload,
+  type Sender,
+} from './payloads.js';
 import { ROOT_FOLDER } from './skills.js';
 import { loginSchema, parseTrackerState, type TrackerState } from './tracker.js';
 
 /**
  * Webhook event → what to do (docs/chain.md, docs/security.md), shared by the App and the
  * Action. Pure apart from `permissionOf`, which is asked only once an event would act and its
- * sender is a person. Payloads are untrusted: only the fields read here are validated, and any
- * payload that does not have them is ignored.
+ * sender is a person. Payloads are untrusted: only the fields read here are validated (their
+ * schemas are in payloads.ts), and any payload that does not have them is ignored.
  */
 
 export interface RepoRef {
@@ -98,78 +106,6 @@ export interface RouteInput {
   selfLogin: string;
   permissionOf(login: string): Promise<Permission | null>;
 }
-
-const eventAction = z.looseObject({ action: z.string() });
-const sender = z.looseObject({ login: z.string().min(1), type: z.string() });
-const repository = z.looseObject({
-  name: z.string().min(1),
-  full_name: z.string().min(1),
-  default_branch: z.string().min(1),
-  owner: z.looseObject({ login: z.string().min(1) }),
-});
-const positive = z.int().min(1);
-
-const labeledPayload = z.looseObject({
-  action: z.literal('labeled'),
-  label: z.looseObject({ name: z.string() }),
-  pull_request: z.looseObject({
-    number: positive,
-    state: z.string(),
-    head: z.looseObject({ ref: z.string(), sha: z.string().regex(/^[0-9a-f]{40,64}$/) }),
-  }),
-  repository,
-  sender,
-});
-
-const commentPayload = z.looseObject({
-  action: z.string(),
-  issue: z.looseObject({
-    number: positive,
-    state: z.string().optional(),
-    pull_request: z.looseObject({}).nullish(),
-  }),
-  comment: z.looseObject({ id: positive, body: z.string().nullable() }),
-  repository,
-  sender,
-});
-
-const reviewPayload = z.looseObject({
-  action: z.string(),
-  review: z.looseObject({
-    id: positive,
-    state: z.string(),
-    commit_id: z.string().regex(/^[0-9a-f]{40,64}$/),
-    body: z.string().nullable(),
-  }),
-  pull_request: z.looseObject({
-    number: positive,
-    body: z.string().nullable(),
-    head: z.looseObject({
-      ref: z.string(),
-      repo: z.looseObject({ full_name: z.string() }).nullable(),
-    }),
-  }),
-  repository,
-  sender,
-});
-
-const digits = z.string().regex(/^[1-9]\d{0,9}$/);
-const dispatchPayload = z.looseObject({
-  inputs: z.looseObject({
-    pr: digits,
-    command: z.string().max(20_000).optional(),
-    skill: z.string().max(500).optional(),
-    comment_id: z.union([digits, z.literal('')]).optional(),
-    review_id: z.union([digits, z.literal('')]).optional(),
-    actor: z.string().max(100).optional(),
-    head_sha: z.union([z.string().regex(/^[0-9a-f]{40,64}$/), z.literal('')]).optional(),
-  }),
-  repository,
-  sender: sender.optional(),
-});
-
-type Repository = z.infer<typeof repository>;
-type Sender = z.infer<typeof sender>;
 
 function repoRef(repo: Repository): RepoRef {
   return { owner: repo.owner.login, repo: repo.name, defaultBranch: repo.default_branch };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFrontmatter } from '../../src/bench/frontmatter.js';
+import { gatherAnalysisInput, renderTranscript } from '../../src/chain/analysis-input.js';
 import { HeldoutLiteralError } from '../../src/chain/candidate-scan.js';
 import type { ChainModel, Role, RolePrompt } from '../../src/chain/model.js';
 import type { StepRun } from '../../src/chain/ports.js';
@@ -7,11 +8,9 @@ import { analysisFrontmatter } from '../../src/chain/reports.js';
 import { initialState } from '../../src/chain/state.js';
 import {
   type AnalysisOutput,
-  gatherAnalysisInput,
   parseAnalysisBody,
   readAnalysis,
   renderAnalysisPrompt,
-  renderTranscript,
   runAnalyze,
 } from '../../src/chain/steps/analyze.js';
 import { defaultConfig } from '../../src/config/schema.js';

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { SmokeReport } from '../../bench/grader.js';
 import { mapBounded } from '../../bench/pool.js';
 import { suiteFileSchema } from '../../bench/suite.js';
-import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import { InvalidFileError } from '../../errors.js';
 import type { RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { parseYaml, validateParsed } from '../../text/yaml-file.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,

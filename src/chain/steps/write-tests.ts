@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { graderDependenciesSchema } from '../../bench/grader-deps.js';
 import { mapBounded } from '../../bench/pool.js';
 import { limitsSchema } from '../../bench/suite.js';
-import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import type { FileChange, RunStore } from '../../store/port.js';
 import { dataSection } from '../../text/sanitize.js';
+import { parseYaml, validateParsed } from '../../text/yaml-file.js';
 import { RUN_FILES, STEPS } from '../catalog.js';
 import {
   cleanText,

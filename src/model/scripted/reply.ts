@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { estimateTokens, type InputUsage } from './cache.js';
-import type { ReplySpec } from './script.js';
+import type { ReplySpec } from './reply-schema.js';
 
 /** Builds the Messages API `Message` a scripted reply stands for. */
 

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { parseYaml, validateParsed } from '../../bench/yaml-file.js';
 import { InvalidFileError } from '../../errors.js';
+import { parseYaml, validateParsed } from '../../text/yaml-file.js';
 import { chaosSchema } from './chaos.js';
+import { replySchema } from './reply-schema.js';
 
 /**
  * The scripted model server's script: an ordered list of rules, the first whose conditions
@@ -66,30 +67,6 @@ const whenSchema = z.strictObject({
     .optional(),
   /** The bench trial the request belongs to (its `x-skill-optimizer-trial` header). */
   trial: text.optional(),
-});
-
-const textBlockSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
-const toolUseBlockSchema = z.strictObject({
-  type: z.literal('tool_use'),
-  name: text,
-  input: z.record(z.string(), z.unknown()).default({}),
-});
-const replyBlockSchema = z.discriminatedUnion('type', [textBlockSchema, toolUseBlockSchema]);
-
-const tokenCount = z.int().nonnegative();
-const replySchema = z.strictObject({
-  content: z.array(replyBlockSchema).min(1),
-  stop_reason: z
-    .enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence', 'pause_turn', 'refusal'])
-    .optional(),
-  usage: z
-    .strictObject({
-      input_tokens: tokenCount.optional(),
-      output_tokens: tokenCount.optional(),
-      cache_creation_input_tokens: tokenCount.optional(),
-      cache_read_input_tokens: tokenCount.optional(),
-    })
-    .optional(),
 });
 
 export const faultKindSchema = z.union([
@@ -172,8 +149,7 @@ export const scriptSchema = z
 export type Script = z.infer<typeof scriptSchema>;
 export type Rule = Script['rules'][number];
 export type RuleConditions = NonNullable<Rule['when']>;
-export type ReplySpec = NonNullable<Rule['reply']>;
-export type ReplyBlockSpec = ReplySpec['content'][number];
+export type { ReplyBlockSpec, ReplySpec } from './reply-schema.js';
 
 /** Parses a script from YAML or JSON text; `file` names it in errors. */
 export function parseScript(source: string, file: string): Script {
