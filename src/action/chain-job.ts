@@ -28,7 +28,7 @@ export async function runChainJob(
       runRoot: config.run_dir,
       answering: answeredEvent(decision),
       onPushed: async (branch) => {
-        await trackers.get(branch)?.pushed();
+        trackers.get(branch)?.pushed();
       },
       onRecover: (message) => deps.log.warning(`recovered: ${message}`),
     },

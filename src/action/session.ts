@@ -122,8 +122,9 @@ export async function drive(
     });
   } finally {
     await access.close();
+    // Also when the driver failed: the chain PR shows the last step that was pushed.
+    await tracker.flush();
   }
-  await tracker.flush();
   let status: RunReport['status'] = result.status;
   let message = result.message;
   if (chainPr !== null) {
