@@ -60,6 +60,7 @@ export class TrackerSync {
   async send(state?: ChainState): Promise<void> {
     const number = this.chainPr;
     if (number === null) return;
+    this.pending = false;
     const body = await this.body(state);
     if (body === this.sent) return;
     await this.github.updatePullRequestBody(number, body);
@@ -109,6 +110,11 @@ export class TrackerSync {
       this.pending = false;
       this.schedule();
     }
+    return this.queue;
+  }
+
+  /** Waits for the edits in flight; a pushed step not shown yet stays for the next `send`. */
+  settle(): Promise<void> {
     return this.queue;
   }
 
