@@ -28,7 +28,7 @@ export async function runChainJob(
       runRoot: config.run_dir,
       answering: answeredEvent(decision),
       onPushed: async (branch) => {
-        trackers.get(branch)?.pushed();
+        await trackers.get(branch)?.pushed();
       },
       onRecover: (message) => deps.log.warning(`recovered: ${message}`),
     },

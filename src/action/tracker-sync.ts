@@ -95,13 +95,15 @@ export class TrackerSync {
 
   /**
    * Called after every pushed commit: the step is no longer running. The edit waits for the next
-   * step's start, which shows this result too, or for `flush` when the job stops here.
+   * step's start, which shows this result too, or for `flush` when the job stops here. Resolves
+   * once the edits already in flight have landed.
    */
-  pushed(): void {
+  pushed(): Promise<void> {
     this.running = null;
     this.detail = null;
     this.detailSentAt = null;
     this.pending = this.chainPr !== null;
+    return this.settle();
   }
 
   /** Sends what the chain PR does not show yet, then waits for every edit in flight. */

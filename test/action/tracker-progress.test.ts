@@ -78,7 +78,7 @@ describe('TrackerSync.benchProgress', () => {
       );
 
       // A pushed step waits for the next step's start or the flush: one edit per step boundary.
-      sync.pushed();
+      await sync.pushed();
       expect(bodies).toHaveLength(sent + 1);
       sync.progress('07 analyze: running');
       await sync.flush();
@@ -86,7 +86,7 @@ describe('TrackerSync.benchProgress', () => {
       expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: pending');
       expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: \*\*running\*\*$/m);
 
-      sync.pushed();
+      await sync.pushed();
       await sync.flush();
       expect(bodies).toHaveLength(sent + 3);
       expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: pending$/m);
