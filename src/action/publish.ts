@@ -98,6 +98,8 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
         ...at,
         branch: plan.branch,
         expectedParent: parent,
+        // ensureBranch read or created the branch at the parent a moment ago.
+        parentJustRead: true,
         message: plan.commitMessage,
         changes: plan.changes,
         ...(author ? { author } : {}),

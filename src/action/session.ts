@@ -113,10 +113,15 @@ export async function drive(
         }
       },
     });
+  } catch (error) {
+    // The chain PR still shows the last step that was pushed.
+    await tracker.flush();
+    throw error;
   } finally {
     await access.close();
   }
-  await tracker.flush();
+  // The last pushed step goes out with the final body below: one edit, after any publication.
+  await tracker.settle();
   let status: RunReport['status'] = result.status;
   let message = result.message;
   if (chainPr !== null) {

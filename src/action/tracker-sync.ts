@@ -12,7 +12,9 @@ export const TRACKER_PROGRESS_EVERY_MS = 60_000;
 
 /**
  * Keeps the chain PR body (the live tracker) in step with the run: one edited body, never a
- * comment per update. Updates are serialised so the newest state always lands last.
+ * comment per update. Updates are serialised so the newest state always lands last, and
+ * coalesced: a pushed step's result waits for the next step's start (or the job's flush), so each
+ * step boundary costs one edit, and a body the PR already has is never sent again.
  */
 export class TrackerSync {
   private queue: Promise<void> = Promise.resolve();
@@ -25,6 +27,8 @@ export class TrackerSync {
   /** The running step's progress shown on its line; when it was last sent (ms). */
   private detail: string | null = null;
   private detailSentAt: number | null = null;
+  /** A pushed commit the chain PR does not show yet (sent with the next step or the flush). */
+  private pending = false;
 
   constructor(
     private readonly github: ActionGitHub,
@@ -56,6 +60,7 @@ export class TrackerSync {
   async send(state?: ChainState): Promise<void> {
     const number = this.chainPr;
     if (number === null) return;
+    this.pending = false;
     const body = await this.body(state);
     if (body === this.sent) return;
     await this.github.updatePullRequestBody(number, body);
@@ -67,6 +72,7 @@ export class TrackerSync {
     const match = /^\d\d ([a-z-]+): running$/.exec(line);
     if (match && (STEP_IDS as readonly string[]).includes(match[1] ?? '')) {
       this.running = match[1] as StepId;
+      this.pending = false;
       this.schedule();
     }
   }
@@ -87,16 +93,30 @@ export class TrackerSync {
     return true;
   }
 
-  /** Called after every pushed commit. */
+  /**
+   * Called after every pushed commit: the step is no longer running. The edit waits for the next
+   * step's start, which shows this result too, or for `flush` when the job stops here. Resolves
+   * once the edits already in flight have landed.
+   */
   pushed(): Promise<void> {
     this.running = null;
     this.detail = null;
     this.detailSentAt = null;
-    this.schedule();
-    return this.flush();
+    this.pending = this.chainPr !== null;
+    return this.settle();
   }
 
+  /** Sends what the chain PR does not show yet, then waits for every edit in flight. */
   flush(): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      this.schedule();
+    }
+    return this.queue;
+  }
+
+  /** Waits for the edits in flight; a pushed step not shown yet stays for the next `send`. */
+  settle(): Promise<void> {
     return this.queue;
   }
 

@@ -91,6 +91,11 @@ export interface CommitFilesArgs extends RepoRef {
   allowEmpty?: boolean;
   /** Share a reader (and its cache) with the caller. */
   trees?: TreeReader;
+  /**
+   * The caller has just read or created the branch at `expectedParent`, so it is not read again;
+   * the fast-forward-only move at the end still refuses a branch that moved on meanwhile.
+   */
+  parentJustRead?: boolean;
 }
 
 type FileMode = '100644' | '100755' | '120000';
@@ -135,8 +140,10 @@ export async function commitFiles(client: GitHubClient, args: CommitFilesArgs): 
       { retry: client.retryCommand },
     );
 
-  const current = await getBranchSha(client, { ...repo, branch });
-  if (current !== parent) throw conflict(current);
+  if (args.parentJustRead !== true) {
+    const current = await getBranchSha(client, { ...repo, branch });
+    if (current !== parent) throw conflict(current);
+  }
 
   const trees = args.trees ?? new TreeReader(client, repo);
   const baseTree = await trees.rootOf(parent);

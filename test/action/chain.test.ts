@@ -180,7 +180,8 @@ describe('the Action on a skill PR', () => {
         number: CHAIN_PR,
         html_url: `https://github.com/Codertocat/Hello-World/pull/${CHAIN_PR}`,
       });
-    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(3).reply(200, {});
+    // One tracker edit per step boundary: step 1 starts, then the run stops at its gate.
+    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(2).reply(200, {});
     scope
       .post(`${repoPath}/pulls/${CHAIN_PR}/reviews`, wire.check('review'))
       .reply(200, { id: 501 });
@@ -310,7 +311,7 @@ describe('the Action on a skill PR', () => {
     scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 78 });
     // Step 2 reads the upstream repository (the skill PR's base repository) through the API.
     mockUpstreamRead(scope, { owner: 'Codertocat', repo: 'Hello-World', defaultBranch: 'master' });
-    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(6).reply(200, {});
+    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(3).reply(200, {});
     scope
       .post(`${repoPath}/pulls/${CHAIN_PR}/reviews`, wire.check('review'))
       .reply(200, { id: 502 });
@@ -390,7 +391,7 @@ describe('the Action on a skill PR', () => {
           user: { login: 'octocat' },
         },
       ]);
-    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(4).reply(200, {});
+    scope.patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).times(2).reply(200, {});
     scope
       .post(`${repoPath}/pulls/${CHAIN_PR}/reviews`, wire.check('review'))
       .reply(200, { id: 503 });

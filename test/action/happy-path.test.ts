@@ -64,6 +64,14 @@ const TRACKER = `${repoPath}/pulls/${CHAIN_PR}`;
  */
 const requests = new RequestLog();
 
+/**
+ * GitHub REST requests a run may make: autopilot from the label to a published draft PR, and the
+ * gated run with its four gates (the issue's target for the gated run is 60).
+ */
+const AUTOPILOT_BUDGET = 45;
+const GATED_BUDGET = 70;
+const TRACKER_EDIT = 'PATCH /repos/{owner}/{repo}/pulls/{n}';
+
 let world: World;
 let server: ScriptedServer;
 const savedBaseUrl = process.env.ANTHROPIC_BASE_URL;
@@ -239,11 +247,12 @@ function improvedTree(): Array<Record<string, unknown>> {
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** The fork's git data, as commitFiles reads it: upstream main holds another skill only. */
+/**
+ * The fork's git data, as commitFiles reads it (not the branch again: the publisher has just read
+ * or created it): upstream main holds another skill only.
+ */
 function mockForkGitData(scope: nock.Scope, parent: string, rootTree: string) {
   scope
-    .get(`${FORK}/git/ref/${ref(PUBLISH)}`)
-    .reply(200, { object: { sha: parent } })
     .get(`${FORK}/git/commits/${parent}`)
     .reply(200, { sha: parent, tree: { sha: rootTree } })
     .get(`${FORK}/git/trees/${rootTree}`)
@@ -595,6 +604,15 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     expect(everything).not.toContain(API_KEY);
     expect(everything).not.toContain(TOKEN);
   });
+
+  it('stays within its GitHub REST request budget', () => {
+    const gated = requests.labelled('gated:');
+    // Label, four approvals and the publication (jobs 1–5; the publication's 502 costs one
+    // request fewer than a success): the chain PR is edited once per step boundary.
+    const toPublished = gated.total() - gated.total('gated:6 /optimize retry publish');
+    expect(toPublished, gated.render('gated run')).toBeLessThanOrEqual(GATED_BUDGET);
+    expect(gated.byEndpoint().find(([e]) => e === TRACKER_EDIT)?.[1]).toBeLessThanOrEqual(19);
+  });
 });
 
 describe('autopilot: one job from the label to the published draft PR', () => {
@@ -751,6 +769,11 @@ describe('autopilot: one job from the label to the published draft PR', () => {
     expect(requests.last(JOB, 'PATCH', `${repoPath}/check-runs/81`)).toMatchObject({
       conclusion: 'success',
     });
+    // Every step is checked off on the final tracker, none still shown running.
+    expect(tracker).not.toContain('**running**');
+    expect(tracker).not.toMatch(/^- \[ \] \d\d /m);
+    const made = requests.labelled('autopilot:');
+    expect(made.total(), made.render('autopilot run')).toBeLessThanOrEqual(AUTOPILOT_BUDGET);
     // Nothing was marked ready or merged: no such request was made at all.
     expect(requests.entries.some((e) => /\/merge$|ready_for_review/.test(e.path))).toBe(false);
     expect(wire.leaks).toEqual([]);

@@ -92,7 +92,10 @@ const record = (expected: unknown) => (body: unknown) => {
   return JSON.stringify(body) === JSON.stringify(expected);
 };
 
-/** The reads and writes of commitFiles on `at`, replacing skills/keep-a-changelog. */
+/**
+ * The reads and writes of commitFiles on `at`, replacing skills/keep-a-changelog. The branch is
+ * not read again: the publisher read or created it at `parent` just before.
+ */
 function mockCommit(
   scope: nock.Scope,
   at: string,
@@ -103,8 +106,6 @@ function mockCommit(
   const skills = sha('skills-tree');
   const folder = sha('folder-tree');
   scope
-    .get(`${at}/git/ref/${ref(BRANCH)}`)
-    .reply(200, { object: { sha: parent } })
     .get(`${at}/git/commits/${parent}`)
     .reply(200, { sha: parent, tree: { sha: root } })
     .get(`${at}/git/trees/${root}`)

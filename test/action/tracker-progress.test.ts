@@ -77,8 +77,23 @@ describe('TrackerSync.benchProgress', () => {
         '- [ ] 06 bench: **running** — 4/6 trials, 4 passed, 0 errors, $1.00 spent',
       );
 
+      // A pushed step waits for the next step's start or the flush: one edit per step boundary.
       await sync.pushed();
+      expect(bodies).toHaveLength(sent + 1);
+      sync.progress('07 analyze: running');
+      await sync.flush();
+      expect(bodies).toHaveLength(sent + 2);
       expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: pending');
+      expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: \*\*running\*\*$/m);
+
+      await sync.pushed();
+      await sync.flush();
+      expect(bodies).toHaveLength(sent + 3);
+      expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: pending$/m);
+      // Nothing new: neither a second flush nor an unchanged body edits the chain PR again.
+      await sync.flush();
+      await sync.send();
+      expect(bodies).toHaveLength(sent + 3);
     } finally {
       await opened.store.close();
     }

@@ -167,6 +167,31 @@ describe('commitFiles', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it('does not read the branch again when the caller just read it, and still refuses to force', async () => {
+    // No GET of the ref is mocked: nock would fail the request if commitFiles made it.
+    const scope = serveParentTree(api())
+      .post(`${base}/git/blobs`)
+      .reply(201, { sha: sha('b-png') })
+      .post(`${base}/git/trees`)
+      .reply(201, { sha: sha('new-tree') })
+      .post(`${base}/git/commits`)
+      .reply(201, { sha: sha('new-commit') })
+      .patch(updateRefPath, { sha: sha('new-commit'), force: false })
+      .reply(422, failure('Update is not a fast forward', 422));
+    const { client } = testClient();
+    const error = await commitFiles(client, {
+      owner: OWNER,
+      repo: REPO,
+      branch: BRANCH,
+      expectedParent: PARENT,
+      parentJustRead: true,
+      message: 'step 9',
+      changes: CHANGES,
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RefConflictError);
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+  });
+
   it('throws NothingToCommitError when the tree does not change', async () => {
     const scope = api()
       .get(refPath)
