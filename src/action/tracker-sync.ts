@@ -7,14 +7,15 @@ import { runGit } from '../store/git.js';
 import type { GitHubRun } from './open-run.js';
 import type { ActionGitHub } from './ports.js';
 
-/** The shortest time between two progress edits of the chain PR while a step runs. */
+/** The shortest time between two edits of the chain PR while the job runs (its end always edits). */
 export const TRACKER_PROGRESS_EVERY_MS = 60_000;
 
 /**
  * Keeps the chain PR body (the live tracker) in step with the run: one edited body, never a
  * comment per update. Updates are serialised so the newest state always lands last, and
  * coalesced: a pushed step's result waits for the next step's start (or the job's flush), so each
- * step boundary costs one edit, and a body the PR already has is never sent again.
+ * step boundary costs at most one edit, none within a minute of the last one (the job's flush
+ * sends what is left), and a body the PR already has is never sent again.
  */
 export class TrackerSync {
   private queue: Promise<void> = Promise.resolve();
@@ -24,9 +25,10 @@ export class TrackerSync {
   publication: string | null = null;
   /** The body the chain PR is known to have; an identical update is not sent again. */
   private sent: string | null = null;
-  /** The running step's progress shown on its line; when it was last sent (ms). */
+  /** The running step's progress shown on its line. */
   private detail: string | null = null;
-  private detailSentAt: number | null = null;
+  /** When the chain PR was last edited (ms). */
+  private sentAt: number | null = null;
   /** A pushed commit the chain PR does not show yet (sent with the next step or the flush). */
   private pending = false;
 
@@ -65,6 +67,7 @@ export class TrackerSync {
     if (body === this.sent) return;
     await this.github.updatePullRequestBody(number, body);
     this.sent = body;
+    this.sentAt = this.now();
   }
 
   /** Called with each driver progress line; `NN step: running` marks the step as running. */
@@ -72,6 +75,10 @@ export class TrackerSync {
     const match = /^\d\d ([a-z-]+): running$/.exec(line);
     if (match && (STEP_IDS as readonly string[]).includes(match[1] ?? '')) {
       this.running = match[1] as StepId;
+      if (this.recentlySent()) {
+        this.pending = this.chainPr !== null;
+        return;
+      }
       this.pending = false;
       this.schedule();
     }
@@ -84,13 +91,18 @@ export class TrackerSync {
    */
   benchProgress(progress: BenchProgress): boolean {
     this.detail = benchProgressLine(progress).replace(/^06 bench: /, '');
-    const at = this.now();
-    if (this.detailSentAt !== null && at - this.detailSentAt < TRACKER_PROGRESS_EVERY_MS) {
+    if (this.recentlySent()) {
+      this.pending = this.chainPr !== null;
       return false;
     }
-    this.detailSentAt = at;
+    // Counted as sent now, so trials finishing while this edit is in flight do not queue more.
+    this.sentAt = this.now();
     this.schedule();
     return true;
+  }
+
+  private recentlySent(): boolean {
+    return this.sentAt !== null && this.now() - this.sentAt < TRACKER_PROGRESS_EVERY_MS;
   }
 
   /**
@@ -101,7 +113,6 @@ export class TrackerSync {
   pushed(): Promise<void> {
     this.running = null;
     this.detail = null;
-    this.detailSentAt = null;
     this.pending = this.chainPr !== null;
     return this.settle();
   }

@@ -22,7 +22,7 @@ const at = (done: number): BenchProgress => ({
 });
 
 describe('TrackerSync.benchProgress', () => {
-  it('shows trials done on the bench line and edits the chain PR at most once a minute', async () => {
+  it('shows trials done on the bench line and edits the chain PR at most once a minute until the job ends', async () => {
     const repo = makeRepo(sandbox.base);
     const opened = await openRun({
       cwd: repo,
@@ -54,42 +54,55 @@ describe('TrackerSync.benchProgress', () => {
         /^- \[ \] 06 bench: .*$/m.exec(body ?? '')?.[0];
 
       sync.progress('06 bench: running');
-      await sync.flush();
+      await sync.settle();
       expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: **running**');
 
-      expect(sync.benchProgress(at(1))).toBe(true);
-      await sync.flush();
+      // Within a minute of the last edit nothing is sent; what is pending waits for later.
+      expect(sync.benchProgress(at(1))).toBe(false);
+      await sync.settle();
+      expect(bodies).toHaveLength(1);
+
+      now += TRACKER_PROGRESS_EVERY_MS;
+      expect(sync.benchProgress(at(2))).toBe(true);
+      await sync.settle();
       expect(benchLine(bodies.at(-1))).toBe(
-        '- [ ] 06 bench: **running** — 1/6 trials, 1 passed, 0 errors, $0.25 spent',
+        '- [ ] 06 bench: **running** — 2/6 trials, 2 passed, 0 errors, $0.50 spent',
       );
       const sent = bodies.length;
 
       now += TRACKER_PROGRESS_EVERY_MS - 1;
-      expect(sync.benchProgress(at(2))).toBe(false);
-      await sync.flush();
+      expect(sync.benchProgress(at(3))).toBe(false);
+      await sync.settle();
       expect(bodies).toHaveLength(sent);
 
       now += 1;
       expect(sync.benchProgress(at(4))).toBe(true);
-      await sync.flush();
+      await sync.settle();
       expect(bodies).toHaveLength(sent + 1);
       expect(benchLine(bodies.at(-1))).toBe(
         '- [ ] 06 bench: **running** — 4/6 trials, 4 passed, 0 errors, $1.00 spent',
       );
 
-      // A pushed step waits for the next step's start or the flush: one edit per step boundary.
+      // A pushed step waits for the next step's start or the flush: one edit per step boundary,
+      // and none within a minute of the last edit.
       await sync.pushed();
       expect(bodies).toHaveLength(sent + 1);
       sync.progress('07 analyze: running');
-      await sync.flush();
+      await sync.settle();
+      expect(bodies).toHaveLength(sent + 1);
+      now += TRACKER_PROGRESS_EVERY_MS;
+      await sync.pushed();
+      sync.progress('08 improve: running');
+      await sync.settle();
       expect(bodies).toHaveLength(sent + 2);
       expect(benchLine(bodies.at(-1))).toBe('- [ ] 06 bench: pending');
-      expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: \*\*running\*\*$/m);
+      expect(bodies.at(-1)).toMatch(/^- \[ \] 08 improve: \*\*running\*\*$/m);
 
+      // The job's end sends what is left, whenever the last edit was.
       await sync.pushed();
       await sync.flush();
       expect(bodies).toHaveLength(sent + 3);
-      expect(bodies.at(-1)).toMatch(/^- \[ \] 07 analyze: pending$/m);
+      expect(bodies.at(-1)).toMatch(/^- \[ \] 08 improve: pending$/m);
       // Nothing new: neither a second flush nor an unchanged body edits the chain PR again.
       await sync.flush();
       await sync.send();
