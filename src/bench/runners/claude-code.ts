@@ -93,6 +93,7 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
       let uninstall: (() => Promise<void>) | undefined;
       let thrown: unknown;
       let limitHit: string | null = null;
+      const cleanups: Promise<void>[] = [];
       const sealed = deps.isolation.level === 'bubblewrap';
 
       try {
@@ -135,7 +136,7 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
           stderr: keepStderr,
           ...(deps.executable === undefined ? {} : { pathToClaudeCodeExecutable: deps.executable }),
           spawnClaudeCodeProcess: (o: SpawnOptions): SpawnedProcess => {
-            const child = spawnAgent(deps.isolation, {
+            const { child, cleanedUp } = spawnAgent(deps.isolation, {
               command: o.command,
               args: o.args,
               cwd,
@@ -156,6 +157,7 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
                   `claude-code trial ${probe.id}: killing what was left failed: ${describe(error)}`,
                 ),
             });
+            cleanups.push(cleanedUp);
             child.stderr?.setEncoding('utf8');
             child.stderr?.on('data', keepStderr);
             return child as SpawnedProcess;
@@ -170,6 +172,8 @@ export function createClaudeCodeRunner(deps: ClaudeCodeRunnerDeps): Runner {
         input.signal.removeEventListener('abort', onCancel);
         meter.close();
       }
+      // Every child dies with the trial: wait until what the agent left behind is killed.
+      await Promise.all(cleanups);
 
       // A failed cleanup is logged; it says nothing about the trial itself.
       const privateHome = home;

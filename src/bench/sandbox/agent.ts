@@ -117,7 +117,13 @@ function launchArgv(isolation: AgentIsolation, req: AgentSpawnRequest): string[]
  * Starts the agent in its own process group under the limits, watched from outside (process
  * count, workspace size). When it exits, everything it started dies with it.
  */
-export function spawnAgent(isolation: AgentIsolation, req: AgentSpawnRequest): ChildProcess {
+export interface SpawnedAgent {
+  child: ChildProcess;
+  /** Settles once the agent has exited and every process it left behind has been killed. */
+  cleanedUp: Promise<void>;
+}
+
+export function spawnAgent(isolation: AgentIsolation, req: AgentSpawnRequest): SpawnedAgent {
   const [file, ...args] = launchArgv(isolation, req) as [string, ...string[]];
   const marker = randomUUID();
   const child = spawn(file, args, {
@@ -127,7 +133,7 @@ export function spawnAgent(isolation: AgentIsolation, req: AgentSpawnRequest): C
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(req.signal ? { signal: req.signal } : {}),
   });
-  if (child.pid === undefined) return child;
+  if (child.pid === undefined) return { child, cleanedUp: Promise.resolve() };
   const pid = child.pid;
   const watch = watchTrial(
     pid,
@@ -142,9 +148,11 @@ export function spawnAgent(isolation: AgentIsolation, req: AgentSpawnRequest): C
       killGroup(pid);
     },
   );
-  child.on('exit', () => {
-    killGroup(pid);
-    watch.stop().catch(req.onCleanupError);
+  const cleanedUp = new Promise<void>((resolve) => {
+    child.on('exit', () => {
+      killGroup(pid);
+      watch.stop().catch(req.onCleanupError).finally(resolve);
+    });
   });
-  return child;
+  return { child, cleanedUp };
 }
