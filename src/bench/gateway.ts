@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { TRIAL_HEADER } from '../model/trial-header.js';
-import { addUsage, pricedTokens, type Usage, zeroUsage } from '../model/usage.js';
+import { addUsage, pricedTokens, USAGE_FIELDS, type Usage, zeroUsage } from '../model/usage.js';
 import {
   HOP_BY_HOP_REQUEST_HEADERS,
   HOP_BY_HOP_RESPONSE_HEADERS,
@@ -284,13 +284,6 @@ function fetchFailure(error: unknown): string {
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-const USAGE_FIELDS = [
-  'input_tokens',
-  'output_tokens',
-  'cache_creation_input_tokens',
-  'cache_read_input_tokens',
-] as const;
 
 /** Numeric usage fields present in `value`; later reports of a field replace earlier ones. */
 function usageFields(value: unknown): Partial<Usage> {

@@ -51,3 +51,11 @@ export function pricedTokens(usage: Usage): number {
     usage.cache_read_input_tokens * PRICE_WEIGHTS.cache_read_input_tokens
   );
 }
+
+/** The token counts of a usage report, as the Messages API names them. */
+export const USAGE_FIELDS = [
+  'input_tokens',
+  'output_tokens',
+  'cache_creation_input_tokens',
+  'cache_read_input_tokens',
+] as const satisfies readonly (keyof Usage)[];

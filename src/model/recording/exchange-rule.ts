@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { freshFolderPattern, tempFoldersIn } from '../scripted/digest.js';
 import { messagesRequestSchema, viewRequest } from '../scripted/request.js';
 import type { ReplySpec, Rule } from '../scripted/script.js';
+import { USAGE_FIELDS } from '../usage.js';
 import type { RecordedExchange } from './proxy.js';
 
 /**
@@ -36,12 +37,6 @@ const STOP_REASONS = new Set([
   'pause_turn',
   'refusal',
 ]);
-const USAGE_FIELDS = [
-  'input_tokens',
-  'output_tokens',
-  'cache_creation_input_tokens',
-  'cache_read_input_tokens',
-] as const;
 
 function parseJson(text: string): unknown {
   try {
