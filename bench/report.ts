@@ -72,11 +72,37 @@ export function renderTable(rows: ResultRow[]): string {
   return [line(header), rule, ...cells.map(line)].join('\n');
 }
 
+/** One figure as `bench-results.json` holds it, for a script to check. */
+export interface ResultRecord {
+  /** `<benchmark>: <metric>`, unique within a run. */
+  name: string;
+  benchmark: string;
+  value: number;
+  unit: Unit;
+  /** `{ op, value }` in the figure's unit, or null when the figure has no target. */
+  target: Target | null;
+  /** Whether the value meets the target; null when there is none. */
+  pass: boolean | null;
+}
+
+export function toRecord(r: ResultRow): ResultRecord {
+  return {
+    name: `${r.benchmark}: ${r.metric}`,
+    benchmark: r.benchmark,
+    value: r.measured,
+    unit: r.unit,
+    target: r.target,
+    pass: r.verdict === 'INFO' ? null : r.verdict === 'PASS',
+  };
+}
+
+/** Writes `{ meta, results }`: the run's circumstances and one record per figure. */
 export async function writeResultsJson(
   path: string,
   rows: ResultRow[],
   meta: Record<string, unknown>,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
+  const results = rows.map(toRecord);
+  await writeFile(path, `${JSON.stringify({ meta, results }, null, 2)}\n`);
 }

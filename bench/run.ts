@@ -1,5 +1,5 @@
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { cacheBenchmark } from './cache-share.js';
 import { chainDemoBenchmark } from './chain-demo.js';
 import { chainParallelBenchmark } from './chain-parallel.js';
@@ -7,11 +7,14 @@ import { concurrencyBenchmark } from './concurrency.js';
 import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from './report.js';
 import { memoryBenchmark } from './rss.js';
 import { sandboxBenchmark } from './sandbox-overhead.js';
+import { startupBenchmark } from './startup.js';
 import { webhookBenchmark } from './webhook.js';
 
 /**
  * `npm run bench [-- --only <name>]`: runs the performance benchmarks one after another, prints
- * each measured figure beside its target, and writes the table to bench/results/latest.json.
+ * each measured figure beside its target, and writes every figure to `bench-results.json` at the
+ * repository root (or to `--out <path>`): `{ meta, results: [{ name, benchmark, value, unit,
+ * target, pass }] }`.
  * A missed target is reported, not failed; the exit code is non-zero only when a benchmark crashed.
  */
 
@@ -23,9 +26,17 @@ const BENCHMARKS: Benchmark[] = [
   chainParallelBenchmark,
   chainDemoBenchmark,
   webhookBenchmark,
+  startupBenchmark,
 ];
 
-const RESULTS_PATH = join(import.meta.dirname, 'results', 'latest.json');
+const DEFAULT_RESULTS_PATH = join(import.meta.dirname, '..', 'bench-results.json');
+
+/** Where to write the results: `--out <path>`, else the repository root. */
+function resultsPath(argv: string[]): string {
+  const at = argv.indexOf('--out');
+  const value = at >= 0 ? argv[at + 1] : undefined;
+  return value === undefined ? DEFAULT_RESULTS_PATH : resolve(value);
+}
 
 /** The benchmarks to run, or a message saying what `--only` accepts. */
 function selected(argv: string[]): Benchmark[] | string {
@@ -64,7 +75,8 @@ async function main(): Promise<number> {
     log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   log(`\n${renderTable(rows)}`);
-  await writeResultsJson(RESULTS_PATH, rows, {
+  const resultsFile = resultsPath(process.argv.slice(2));
+  await writeResultsJson(resultsFile, rows, {
     started: new Date(started).toISOString(),
     duration_s: (Date.now() - started) / 1000,
     node: process.version,
@@ -75,7 +87,7 @@ async function main(): Promise<number> {
     benchmarks: benches.map((b) => b.name),
     crashed,
   });
-  log(`\nresults: ${RESULTS_PATH}`);
+  log(`\nresults: ${resultsFile}`);
   if (crashed.length > 0) log(`crashed: ${crashed.join(', ')}`);
   return crashed.length > 0 ? 1 : 0;
 }
