@@ -10,5 +10,7 @@ export default defineConfig({
     // Most long tests wait on child processes (git, the CLI, sandboxes, the agent binary), not on
     // a core: three workers on CI's two cores take the suite from ~290 s to ~170 s.
     maxWorkers: 3,
+    // The audit lists tests that used more than a third of their timeout (see the reporter).
+    reporters: ['default', './test/timeout-audit-reporter.ts'],
   },
 });

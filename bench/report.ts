@@ -18,7 +18,7 @@ export interface ResultRow {
   verdict: Verdict;
 }
 
-export type Unit = 'ms' | 'MB' | 'ratio' | '%' | 'x';
+export type Unit = 'ms' | 's' | 'MB' | 'ratio' | '%' | 'x' | 'count' | 'USD';
 
 export type Log = (line: string) => void;
 
@@ -49,6 +49,8 @@ export function formatValue(value: number, unit: Unit): string {
   if (unit === '%') return `${(value * 100).toFixed(1)} %`;
   if (unit === 'ratio') return value.toFixed(2);
   if (unit === 'x') return `${value.toFixed(2)}x`;
+  if (unit === 'count') return String(Math.round(value));
+  if (unit === 'USD') return `$${value.toFixed(2)}`;
   return `${value.toFixed(1)} ${unit}`;
 }
 

@@ -8,6 +8,7 @@ import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from '.
 import { memoryBenchmark } from './rss.js';
 import { sandboxBenchmark } from './sandbox-overhead.js';
 import { startupBenchmark } from './startup.js';
+import { testSuiteBenchmark } from './test-suite.js';
 import { webhookBenchmark } from './webhook.js';
 
 /**
@@ -27,6 +28,7 @@ const BENCHMARKS: Benchmark[] = [
   chainDemoBenchmark,
   webhookBenchmark,
   startupBenchmark,
+  testSuiteBenchmark,
 ];
 
 const DEFAULT_RESULTS_PATH = join(import.meta.dirname, '..', 'bench-results.json');
