@@ -25,7 +25,8 @@ export interface PublishWhere {
   /** The repository the Action runs in (the skill PR's base repository). */
   owner: string;
   repo: string;
-  skillPr: { number: number; headRef: string; baseRef: string; isFork: boolean };
+  /** The skill PR's branches, read only by a stacked publication (an upstream one needs none). */
+  skillPr: () => Promise<{ headRef: string; baseRef: string; isFork: boolean }>;
   /** e.g. https://github.com, for links to pull requests found again. */
   serverUrl: string;
   author?: { name: string; email: string };
@@ -151,8 +152,9 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
       const here = { owner: where.owner, repo: where.repo };
       if (plan.target.kind === 'stacked') {
         // A fork's head branch cannot take a PR from here: a fork's run goes to its base branch.
-        const base = where.skillPr.isFork ? where.skillPr.baseRef : where.skillPr.headRef;
-        const start = where.skillPr.isFork ? await requireBranch(here, base) : plan.sourceCommit;
+        const skillPr = await where.skillPr();
+        const base = skillPr.isFork ? skillPr.baseRef : skillPr.headRef;
+        const start = skillPr.isFork ? await requireBranch(here, base) : plan.sourceCommit;
         const parent = await ensureBranch(here, plan.branch, start);
         const committed = await commitSkill(here, plan, parent, where.author);
         const pr = await openOrUpdate(where.serverUrl, here, {

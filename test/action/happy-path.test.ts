@@ -186,10 +186,27 @@ function skillPull(scope: nock.Scope) {
  * interceptor of its own, so the job's scope can still be asserted done).
  */
 function progress(scope: nock.Scope, wire: Wire, checkId: number, job: string) {
+  scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: checkId });
+  trackerEdits(scope, wire, checkId, job);
+}
+
+/**
+ * A later job of the run, the skill PR's head unchanged: the check run the tracker state names is
+ * completed again under its name, none is created.
+ */
+function reusedProgress(scope: nock.Scope, wire: Wire, checkId: number, job: string) {
+  trackerEdits(scope, wire, checkId, job, (b) => b.name === 'Skill Optimizer');
+}
+
+function trackerEdits(
+  scope: nock.Scope,
+  wire: Wire,
+  checkId: number,
+  job: string,
+  done: (b: Record<string, unknown>) => boolean = () => true,
+) {
   scope
-    .post(`${repoPath}/check-runs`, wire.check('check-create'))
-    .reply(201, { id: checkId })
-    .patch(`${repoPath}/check-runs/${checkId}`, wire.check('check-done'))
+    .patch(`${repoPath}/check-runs/${checkId}`, wire.check('check-done', done))
     .reply(200, { id: checkId });
   requests
     .attach(api().persist(), job)
@@ -315,8 +332,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     const JOB = 'gated:2 approve upstream-intent';
     const scope = jobScope(JOB, wire);
     permission(scope);
-    skillPull(scope);
-    progress(scope, wire, 72, JOB);
+    reusedProgress(scope, wire, 71, JOB);
     mockUpstreamRead(scope, { ...UPSTREAM, defaultBranch: 'main' });
     gateReview(scope, wire);
     const pinned = remoteHead();
@@ -354,8 +370,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     const JOB = 'gated:3 approve picks';
     const scope = jobScope(JOB, wire);
     permission(scope);
-    skillPull(scope);
-    progress(scope, wire, 73, JOB);
+    reusedProgress(scope, wire, 71, JOB);
     gateReview(scope, wire);
 
     const { outputs } = await runJob(
@@ -375,8 +390,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     const JOB = 'gated:4 approve build-plan';
     const scope = jobScope(JOB, wire);
     permission(scope);
-    skillPull(scope);
-    progress(scope, wire, 74, JOB);
+    reusedProgress(scope, wire, 71, JOB);
     gateReview(scope, wire);
 
     const { outputs } = await runJob(
@@ -403,8 +417,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     const JOB = 'gated:5 approve all-pass → finish';
     const scope = jobScope(JOB, wire);
     permission(scope);
-    skillPull(scope);
-    progress(scope, wire, 75, JOB);
+    reusedProgress(scope, wire, 71, JOB);
     // Publishing: the upstream base, a fork (not there yet, then there), a new branch on it.
     scope
       .get(`${UP}/git/ref/${ref('main')}`)
@@ -509,7 +522,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     expect(
       note.startsWith('<!-- skill-optimizer:publish -->\n### Publishing failed\n\n@octocat '),
     ).toBe(true);
-    expect(requests.last(JOB, 'PATCH', `${repoPath}/check-runs/75`)).toMatchObject({
+    expect(requests.last(JOB, 'PATCH', `${repoPath}/check-runs/71`)).toMatchObject({
       conclusion: 'failure',
     });
     expect(wire.leaks).toEqual([]);
@@ -531,7 +544,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
       .get(`${repoPath}/pulls`)
       .query({ head: `${OWNER}:${BRANCH}`, base: SKILL_BRANCH, state: 'open', per_page: 1 })
       .reply(200, [{ number: CHAIN_PR, body: trackers.at(-1) }]);
-    progress(scope, wire, 76, JOB);
+    reusedProgress(scope, wire, 71, JOB);
     scope
       .get(`${UP}/git/ref/${ref('main')}`)
       .reply(200, { object: { sha: UPSTREAM_MAIN } })
@@ -595,7 +608,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     );
     expect(note).toContain('Skill Optimizer never marks it ready or merges it');
     expect(String(requests.last(JOB, 'PATCH', TRACKER)?.body)).toContain('### Published');
-    expect(requests.last(JOB, 'PATCH', `${repoPath}/check-runs/76`)).toMatchObject({
+    expect(requests.last(JOB, 'PATCH', `${repoPath}/check-runs/71`)).toMatchObject({
       conclusion: 'success',
     });
     expect(wire.leaks).toEqual([]);

@@ -20,10 +20,11 @@ const ref = (branch: string) => encodeURIComponent(`heads/${branch}`);
 const SOURCE = sha('source');
 const API_KEY = 'sk-ant-test-KEY-1f2e3d4c5b6a';
 
+const SKILL_PR = { headRef: 'changes', baseRef: 'master', isFork: false };
 const WHERE: PublishWhere = {
   owner: 'Codertocat',
   repo: 'Hello-World',
-  skillPr: { number: 2, headRef: 'changes', baseRef: 'master', isFork: false },
+  skillPr: async () => SKILL_PR,
   serverUrl: 'https://github.com',
   author: { name: 'github-actions[bot]', email: 'bot@example.com' },
 };
@@ -266,7 +267,7 @@ describe('publishing a finished run on GitHub', () => {
     const { client } = testClient();
     const published = await githubPublisher(client).publish(plan(), {
       ...WHERE,
-      skillPr: { ...WHERE.skillPr, isFork: true },
+      skillPr: async () => ({ ...SKILL_PR, isFork: true }),
     });
     expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
     expect(published).toMatchObject({ number: 10, base: 'master' });
