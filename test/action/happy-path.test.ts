@@ -270,10 +270,9 @@ function improvedTree(): Array<Record<string, unknown>> {
  */
 function mockForkGitData(scope: nock.Scope, parent: string, rootTree: string) {
   scope
-    .get(`${FORK}/git/commits/${parent}`)
-    .reply(200, { sha: parent, tree: { sha: rootTree } })
-    .get(`${FORK}/git/trees/${rootTree}`)
+    .get(`${FORK}/git/trees/${parent}`)
     .reply(200, {
+      sha: rootTree,
       truncated: false,
       tree: [{ path: 'skills', mode: '040000', type: 'tree', sha: sha(`skills-${rootTree}`) }],
     })
@@ -431,8 +430,7 @@ describe('the happy path: label → gates approved → the chain finishes → a 
       .reply(404, { message: 'Not Found' })
       .get(`${FORK}/git/ref/${ref('main')}`)
       .reply(200, { object: { sha: UPSTREAM_MAIN } })
-      .get(`${FORK}/git/ref/${ref(PUBLISH)}`)
-      .reply(404, { message: 'Not Found' })
+      // The fork has just appeared: the branch is created without a lookup.
       .post(
         `${FORK}/git/refs`,
         wire.check('branch', (b) => b.ref === `refs/heads/${PUBLISH}` && b.sha === UPSTREAM_MAIN),
