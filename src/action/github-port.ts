@@ -43,7 +43,9 @@ export function actionGitHub(
         ...at,
         name: args.name,
         headSha: args.headSha,
-        status: 'in_progress',
+        ...(args.conclusion === undefined
+          ? { status: 'in_progress' as const }
+          : { status: 'completed' as const, conclusion: args.conclusion }),
         output: { title: args.title, summary: args.summary },
       });
       return created.id;
@@ -52,6 +54,7 @@ export function actionGitHub(
       await updateCheckRun(client, {
         ...at,
         checkRunId: id,
+        ...(args.name === undefined ? {} : { name: args.name }),
         status: 'completed',
         conclusion: args.conclusion,
         output: { title: args.title, summary: args.summary },

@@ -22,6 +22,17 @@ export interface PullRequestInfo {
   user: string;
 }
 
+/**
+ * The skill PR as a job knows it: its number and the head commit it has now. The rest (branches,
+ * whether it comes from a fork) is read from GitHub only when something needs it, so a job that
+ * resumes a run from a review makes no request for it (a stacked publication does).
+ */
+export interface SkillPr {
+  number: number;
+  headSha: string;
+  read(): Promise<PullRequestInfo>;
+}
+
 export type CheckConclusion = 'success' | 'neutral' | 'failure';
 
 /** Every GitHub call the Action makes, bound to the repository it runs in. */
@@ -48,15 +59,18 @@ export interface ActionGitHub {
     number: number,
     reviewId: number,
   ): Promise<Array<{ path: string | null; line: number | null; body: string }>>;
+  /** In progress, or completed at once when a conclusion is given. */
   createCheckRun(args: {
     headSha: string;
     name: string;
     title: string;
     summary: string;
+    conclusion?: CheckConclusion;
   }): Promise<number>;
+  /** `name`, when given, is set again (a check run reused from an earlier job keeps its name). */
   completeCheckRun(
     id: number,
-    args: { conclusion: CheckConclusion; title: string; summary: string },
+    args: { conclusion: CheckConclusion; title: string; summary: string; name?: string },
   ): Promise<void>;
 }
 

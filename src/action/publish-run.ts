@@ -2,7 +2,7 @@ import { type PublishPlan, planPublication } from '../chain/publish.js';
 import { SkillOptimizerError } from '../errors.js';
 import { escapeInline } from '../routing/markdown.js';
 import { ACTION_AUTHOR, type GitHubRun } from './open-run.js';
-import type { PullRequestInfo } from './ports.js';
+import type { SkillPr } from './ports.js';
 import type { Published } from './publish.js';
 import type { Session } from './session-state.js';
 import type { TrackerSync } from './tracker-sync.js';
@@ -27,7 +27,7 @@ export async function publishFinishedRun(
   s: Session,
   run: GitHubRun,
   tracker: TrackerSync,
-  opts: { chainPr: number; skillPr: PullRequestInfo; actor: string; resume: string },
+  opts: { chainPr: number; skillPr: SkillPr; actor: string; resume: string },
 ): Promise<PublishReport> {
   const { context } = s.deps;
   const chainPrUrl = `${context.serverUrl}/${context.owner}/${context.repo}/pull/${opts.chainPr}`;
@@ -51,7 +51,7 @@ export async function publishFinishedRun(
     published = await s.deps.publisher.publish(plan, {
       owner: context.owner,
       repo: context.repo,
-      skillPr: opts.skillPr,
+      skillPr: () => opts.skillPr.read(),
       serverUrl: context.serverUrl,
       author: ACTION_AUTHOR,
     });

@@ -25,7 +25,8 @@ export interface PublishWhere {
   /** The repository the Action runs in (the skill PR's base repository). */
   owner: string;
   repo: string;
-  skillPr: { number: number; headRef: string; baseRef: string; isFork: boolean };
+  /** The skill PR's branches, read only by a stacked publication (an upstream one needs none). */
+  skillPr: () => Promise<{ headRef: string; baseRef: string; isFork: boolean }>;
   /** e.g. https://github.com, for links to pull requests found again. */
   serverUrl: string;
   author?: { name: string; email: string };
@@ -67,14 +68,21 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
   const checks = options.forkChecks ?? 6;
   const firstWait = options.forkWaitMs ?? 2000;
 
-  /** The branch's head, creating it at `start` when it does not exist yet. */
+  /**
+   * The branch's head, creating it at `start` when it does not exist yet. In a fork that appeared
+   * while this job waited for it, nothing but the base branch exists yet: the branch is created
+   * without being looked up first (a branch there after all is read back, as in a race).
+   */
   async function ensureBranch(
     at: { owner: string; repo: string },
     branch: string,
     start: string,
+    opts: { newFork: boolean } = { newFork: false },
   ): Promise<string> {
-    const existing = await getBranchSha(client, { ...at, branch });
-    if (existing !== null) return existing;
+    if (!opts.newFork) {
+      const existing = await getBranchSha(client, { ...at, branch });
+      if (existing !== null) return existing;
+    }
     try {
       await createBranch(client, { ...at, branch, sha: start });
       return start;
@@ -111,10 +119,14 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
     }
   }
 
-  async function waitForFork(fork: { owner: string; repo: string }, branch: string): Promise<void> {
+  /** Waits until the fork has `branch`; true when it did not have it at first (a new fork). */
+  async function waitForFork(
+    fork: { owner: string; repo: string },
+    branch: string,
+  ): Promise<boolean> {
     let wait = firstWait;
     for (let check = 1; check <= checks; check += 1) {
-      if ((await getBranchSha(client, { ...fork, branch })) !== null) return;
+      if ((await getBranchSha(client, { ...fork, branch })) !== null) return check > 1;
       if (check < checks) {
         await sleep(wait);
         wait *= 2;
@@ -151,8 +163,9 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
       const here = { owner: where.owner, repo: where.repo };
       if (plan.target.kind === 'stacked') {
         // A fork's head branch cannot take a PR from here: a fork's run goes to its base branch.
-        const base = where.skillPr.isFork ? where.skillPr.baseRef : where.skillPr.headRef;
-        const start = where.skillPr.isFork ? await requireBranch(here, base) : plan.sourceCommit;
+        const skillPr = await where.skillPr();
+        const base = skillPr.isFork ? skillPr.baseRef : skillPr.headRef;
+        const start = skillPr.isFork ? await requireBranch(here, base) : plan.sourceCommit;
         const parent = await ensureBranch(here, plan.branch, start);
         const committed = await commitSkill(here, plan, parent, where.author);
         const pr = await openOrUpdate(where.serverUrl, here, {
@@ -178,11 +191,12 @@ export function githubPublisher(client: GitHubClient, options: PublisherOptions 
       const base = plan.target.baseBranch;
       const start = await requireBranch(upstream, base);
       let push = upstream;
+      let newFork = false;
       if (!same) {
         push = await createFork(client, upstream);
-        await waitForFork(push, base);
+        newFork = await waitForFork(push, base);
       }
-      const parent = await ensureBranch(push, plan.branch, start);
+      const parent = await ensureBranch(push, plan.branch, start, { newFork });
       const committed = await commitSkill(push, plan, parent, where.author);
       const head = same ? plan.branch : `${push.owner}:${plan.branch}`;
       const pr = await openOrUpdate(where.serverUrl, upstream, {

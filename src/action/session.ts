@@ -5,10 +5,12 @@ import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
 import type { DriverDeps } from '../chain/ports.js';
 import { SkillOptimizerError } from '../errors.js';
+import { GitHubNotFoundError } from '../github/errors.js';
+import type { TrackerCheckRun } from '../routing/tracker.js';
 import { StaleBranchError } from '../store/errors.js';
 import { renderGateReview } from './gate-review.js';
 import { type GitHubRun, readRunFileOnGitHub } from './open-run.js';
-import type { ActionDeps, ActionOutcome, PullRequestInfo } from './ports.js';
+import type { ActionDeps, ActionOutcome, CheckConclusion, SkillPr } from './ports.js';
 import { publishFinishedRun } from './publish-run.js';
 import type { Session } from './session-state.js';
 import { type RunReport, renderJobSummary } from './summary.js';
@@ -87,7 +89,7 @@ export async function drive(
   s: Session,
   run: GitHubRun,
   tracker: TrackerSync,
-  opts: { actor: string; autopilot: boolean; skillPr: PullRequestInfo; steer?: Steer },
+  opts: { actor: string; autopilot: boolean; skillPr: SkillPr; steer?: Steer },
 ): Promise<RunReport> {
   const chainPr = tracker.chainPr;
   const access = await s.deps.openAccess({
@@ -178,14 +180,19 @@ export async function askGate(
 }
 
 /**
- * Creates the check run, runs the work, completes it with the outcome (failures included). A
- * job whose push was refused because the work branch moved writes nothing more: the branch, and
- * what is said about it, belong to whoever moved it; the job only logs why it stopped.
+ * Puts the job on the skill PR's check run, runs the work, completes the check run with the outcome
+ * (failures included). The run's previous job left its check run in the tracker state: while the
+ * skill PR's head is still the commit it is on, this job updates that one when it ends instead of
+ * creating another (one request, not two; it shows the previous job's result meanwhile, and the
+ * chain PR shows the running step), and creates a new one when GitHub no longer has it. A job
+ * whose push was refused because the work branch moved writes nothing more: the branch, and what
+ * is said about it, belong to whoever moved it; the job only logs why it stopped.
  */
 export async function withCheckRun(
   s: Session,
-  pr: PullRequestInfo,
-  work: () => Promise<RunReport[]>,
+  pr: { number: number; headSha: string },
+  work: (check: TrackerCheckRun) => Promise<RunReport[]>,
+  previous: TrackerCheckRun | null = null,
 ): Promise<ActionOutcome> {
   const { github } = s.deps;
   // On Actions `auto` never falls back, so only the config's explicit `process` is weak.
@@ -195,15 +202,36 @@ export async function withCheckRun(
       : null;
   const lead = notice === null ? '' : `> ${notice}\n\n`;
   if (notice !== null) s.deps.log.warning(notice);
-  const checkId = await github.createCheckRun({
-    headSha: pr.headSha,
-    name: CHECK_NAME,
-    title: 'Running',
-    summary: `${lead}Skill Optimizer is working on #${pr.number}.`,
-  });
+  const reused = previous !== null && previous.head_sha === pr.headSha ? previous : null;
+  const check: TrackerCheckRun = reused ?? {
+    id: await github.createCheckRun({
+      headSha: pr.headSha,
+      name: CHECK_NAME,
+      title: 'Running',
+      summary: `${lead}Skill Optimizer is working on #${pr.number}.`,
+    }),
+    head_sha: pr.headSha,
+  };
+  const complete = async (result: {
+    conclusion: CheckConclusion;
+    title: string;
+    summary: string;
+  }): Promise<void> => {
+    if (reused === null) {
+      await github.completeCheckRun(check.id, result);
+      return;
+    }
+    try {
+      await github.completeCheckRun(check.id, { ...result, name: CHECK_NAME });
+    } catch (error) {
+      if (!(error instanceof GitHubNotFoundError)) throw error;
+      s.deps.log.info(`check run ${check.id} is gone; the result goes on a new one`);
+      await github.createCheckRun({ headSha: pr.headSha, name: CHECK_NAME, ...result });
+    }
+  };
   let reports: RunReport[];
   try {
-    reports = await work();
+    reports = await work(check);
   } catch (error) {
     if (error instanceof StaleBranchError) {
       s.deps.log.warning(`Skill Optimizer stopped without writing anything more: ${error.message}`);
@@ -211,11 +239,7 @@ export async function withCheckRun(
     }
     if (!(error instanceof SkillOptimizerError)) throw error;
     const message = error.retry ? `${error.message}\n\nRetry: ${error.retry}` : error.message;
-    await github.completeCheckRun(checkId, {
-      conclusion: 'failure',
-      title: 'Failed',
-      summary: `${lead}${message}`,
-    });
+    await complete({ conclusion: 'failure', title: 'Failed', summary: `${lead}${message}` });
     return {
       status: 'failed',
       gate: null,
@@ -227,7 +251,7 @@ export async function withCheckRun(
   }
   const summarised = summarise(reports);
   const outcome = { ...summarised, summary: `${lead}${summarised.summary}` };
-  await github.completeCheckRun(checkId, {
+  await complete({
     conclusion:
       outcome.status === 'done' ? 'success' : outcome.status === 'failed' ? 'failure' : 'neutral',
     title: outcome.message.slice(0, 200),

@@ -1,4 +1,5 @@
 import { workBranchName } from '../routing/branch.js';
+import { parseTrackerState, type TrackerCheckRun } from '../routing/tracker.js';
 import type { GitHubRun } from './open-run.js';
 import { slugAt, startGitHubRun } from './open-run.js';
 import type { ActionOutcome, PullRequestInfo } from './ports.js';
@@ -15,8 +16,11 @@ import {
   withCheckRun,
 } from './session.js';
 import type { Session } from './session-state.js';
+import { knownSkillPr } from './skill-pr.js';
 import type { RunReport } from './summary.js';
 import { TrackerSync } from './tracker-sync.js';
+
+type ChainPr = { number: number; body: string | null };
 
 /**
  * Starting (or resuming) the runs of a skill PR: one work branch and chain PR per changed skill.
@@ -59,48 +63,64 @@ export async function startRuns(
   if (skills.length === 0) {
     return quiet('neutral', `${opts.skillPath} is not a skill this pull request changes`);
   }
-  const unanswered: string[] = [];
+  const unanswered: Array<{ skillPath: string; branch: string }> = [];
   for (const skillPath of skills) {
     const slug = await slugAt(s.place.repoDir, pinned, skillPath);
     const branch = workBranchName(pr.number, slug);
-    if (!(await answeredAlready(s, { slug, branch }))) unanswered.push(skillPath);
+    if (!(await answeredAlready(s, { slug, branch }))) unanswered.push({ skillPath, branch });
   }
   if (unanswered.length === 0) return alreadyAnsweredOutcome(s);
   // Before anything is written: no check run, branch, commit or chain PR for a run that cannot go.
   const unready = await preflightRefusal(s);
   if (unready) return unready;
-  return withCheckRun(s, pr, async () => {
-    const reports: RunReport[] = [];
-    for (const skillPath of unanswered) {
-      const run = await startGitHubRun(s.place, {
-        pr: pr.number,
-        skillPath,
-        sourceSha: detected.headSha,
-        intent: opts.intent,
-        autopilot: opts.autopilot,
-        actor: opts.actor,
-        now: s.deps.now,
-      });
-      try {
-        const tracker = new TrackerSync(s.deps.github, run, {
-          skillPr: pr.number,
-          triggeredBy: opts.actor,
+  // A run started before has its chain PR, whose tracker names the check run to report on again.
+  const base = pr.isFork ? defaultBranch(s.deps.context.payload) : pr.headRef;
+  const chains = new Map<string, ChainPr | null>();
+  for (const { branch } of unanswered) {
+    chains.set(branch, await s.deps.github.findPullRequestByHead(branch, base));
+  }
+  const previous = sharedCheckRun([...chains.values()]);
+  return withCheckRun(
+    s,
+    pr,
+    async (check) => {
+      const reports: RunReport[] = [];
+      for (const { skillPath } of unanswered) {
+        const run = await startGitHubRun(s.place, {
+          pr: pr.number,
+          skillPath,
+          sourceSha: detected.headSha,
+          intent: opts.intent,
+          autopilot: opts.autopilot,
+          actor: opts.actor,
+          now: s.deps.now,
         });
-        s.trackers.set(run.branch, tracker);
-        tracker.chainPr = await ensureChainPr(s, run, pr, tracker);
-        reports.push(
-          await drive(s, run, tracker, {
-            actor: opts.actor,
-            autopilot: opts.autopilot,
-            skillPr: pr,
-          }),
-        );
-      } finally {
-        await run.close();
+        try {
+          const tracker = new TrackerSync(s.deps.github, run, {
+            skillPr: pr.number,
+            triggeredBy: opts.actor,
+          });
+          s.trackers.set(run.branch, tracker);
+          tracker.checkRun = check;
+          tracker.chainPr = await ensureChainPr(s, run, pr, tracker, {
+            base,
+            found: chains.get(run.branch) ?? null,
+          });
+          reports.push(
+            await drive(s, run, tracker, {
+              actor: opts.actor,
+              autopilot: opts.autopilot,
+              skillPr: knownSkillPr(pr),
+            }),
+          );
+        } finally {
+          await run.close();
+        }
       }
-    }
-    return reports;
-  });
+      return reports;
+    },
+    previous,
+  );
 }
 
 async function notice(s: Session, pr: number, message: string): Promise<ActionOutcome> {
@@ -143,15 +163,29 @@ async function headMoved(
   return quiet('neutral', message);
 }
 
-/** The draft chain PR from the work branch into the skill PR's head (the default branch for forks). */
+/** The check run the tracker state of every found chain PR names, when it is one and the same. */
+function sharedCheckRun(chains: Array<ChainPr | null>): TrackerCheckRun | null {
+  const runs = chains.map((chain) =>
+    chain === null ? null : (parseTrackerState(chain.body)?.check_run ?? null),
+  );
+  const first = runs[0] ?? null;
+  if (first === null) return null;
+  const same = runs.every((r) => r?.id === first.id && r.head_sha === first.head_sha);
+  return same ? first : null;
+}
+
+/**
+ * The draft chain PR from the work branch into `base`, the skill PR's head (the default branch
+ * for forks): the one `found` there before the job started, else a new one.
+ */
 async function ensureChainPr(
   s: Session,
   run: GitHubRun,
   pr: PullRequestInfo,
   tracker: TrackerSync,
+  where: { base: string; found: ChainPr | null },
 ): Promise<number> {
-  const base = pr.isFork ? defaultBranch(s.deps.context.payload) : pr.headRef;
-  const found = await s.deps.github.findPullRequestByHead(run.branch, base);
+  const { base, found } = where;
   if (found !== null) {
     tracker.known(found.body);
     return found.number;

@@ -4,9 +4,9 @@ import { pickFunctionalities, queueRerun } from '../chain/steer.js';
 import { workBranchName } from '../routing/branch.js';
 import type { ParsedCommand } from '../routing/commands.js';
 import type { RouteDecision } from '../routing/route.js';
-import { parseTrackerState, type TrackerState } from '../routing/tracker.js';
+import { parseTrackerState, type TrackerCheckRun, type TrackerState } from '../routing/tracker.js';
 import { type GitHubRun, resumeGitHubRun, slugAt } from './open-run.js';
-import type { ActionOutcome, PullRequestInfo } from './ports.js';
+import type { ActionOutcome, PullRequestInfo, SkillPr } from './ports.js';
 import { detectPullRequestSkills } from './pr-skills.js';
 import {
   alreadyAnsweredOutcome,
@@ -22,6 +22,7 @@ import {
   withCheckRun,
 } from './session.js';
 import type { Session } from './session-state.js';
+import { knownSkillPr, skillPrAtHead } from './skill-pr.js';
 import { type RunReport, renderJobSummary } from './summary.js';
 import { TrackerSync } from './tracker-sync.js';
 
@@ -48,6 +49,7 @@ export async function commandOnPr(
           chainPr: pr.number,
           triggeredBy: tracker.triggered_by,
           pinned: tracker.pinned_sha,
+          checkRun: tracker.check_run ?? null,
         },
       ]
     : null;
@@ -55,7 +57,7 @@ export async function commandOnPr(
     // On the skill PR: find its runs through the chain PRs of the detected skills.
     return commandOnSkillPr(s, pr, command, actor);
   }
-  const skillPr = await s.deps.github.getPullRequest(targets[0]?.skillPr ?? prNumber);
+  const skillPr = await skillPrAtHead(s.deps, targets[0]?.skillPr ?? prNumber);
   return steerRuns(s, skillPr, targets, command, actor);
 }
 
@@ -87,6 +89,7 @@ async function commandOnSkillPr(
         chainPr: chain.number,
         triggeredBy: state.triggered_by,
         pinned: state.pinned_sha,
+        checkRun: state.check_run ?? null,
       });
     }
   }
@@ -96,7 +99,7 @@ async function commandOnSkillPr(
     await s.deps.github.upsertComment(pr.number, NOTE_MARKER, message);
     return quiet('neutral', message);
   }
-  return steerRuns(s, pr, targets, command, actor);
+  return steerRuns(s, knownSkillPr(pr), targets, command, actor);
 }
 
 interface Target {
@@ -106,11 +109,23 @@ interface Target {
   chainPr: number;
   triggeredBy: string;
   pinned: string | null;
+  /** The check run the run's last job reported on (from the tracker state). */
+  checkRun: TrackerCheckRun | null;
+}
+
+/** The check run every target's last job reported on, when they name the same one. */
+function sharedCheckRun(targets: Target[]): TrackerCheckRun | null {
+  const first = targets[0]?.checkRun ?? null;
+  if (first === null) return null;
+  const same = targets.every(
+    (t) => t.checkRun?.id === first.id && t.checkRun.head_sha === first.head_sha,
+  );
+  return same ? first : null;
 }
 
 async function steerRuns(
   s: Session,
-  skillPr: PullRequestInfo,
+  skillPr: SkillPr,
   targets: Target[],
   command: Exclude<ParsedCommand, { kind: 'start' | 'autopilot' }>,
   actor: string,
@@ -125,24 +140,30 @@ async function steerRuns(
     const absent = missingKey(s.deps);
     if (absent) return absent;
   }
-  return withCheckRun(s, skillPr, async () => {
-    const reports: RunReport[] = [];
-    for (const target of unanswered) {
-      const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
-      try {
-        const tracker = new TrackerSync(s.deps.github, run, {
-          skillPr: target.skillPr,
-          triggeredBy: target.triggeredBy,
-        });
-        tracker.chainPr = target.chainPr;
-        s.trackers.set(run.branch, tracker);
-        reports.push(await applyCommand(s, run, tracker, target, command, actor, skillPr));
-      } finally {
-        await run.close();
+  return withCheckRun(
+    s,
+    skillPr,
+    async (check) => {
+      const reports: RunReport[] = [];
+      for (const target of unanswered) {
+        const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
+        try {
+          const tracker = new TrackerSync(s.deps.github, run, {
+            skillPr: target.skillPr,
+            triggeredBy: target.triggeredBy,
+          });
+          tracker.chainPr = target.chainPr;
+          tracker.checkRun = check;
+          s.trackers.set(run.branch, tracker);
+          reports.push(await applyCommand(s, run, tracker, target, command, actor, skillPr));
+        } finally {
+          await run.close();
+        }
       }
-    }
-    return reports;
-  });
+      return reports;
+    },
+    sharedCheckRun(unanswered),
+  );
 }
 
 async function applyCommand(
@@ -152,7 +173,7 @@ async function applyCommand(
   target: Target,
   command: Exclude<ParsedCommand, { kind: 'start' | 'autopilot' }>,
   actor: string,
-  skillPr: PullRequestInfo,
+  skillPr: SkillPr,
 ): Promise<RunReport> {
   const now = s.deps.now();
   const drive_ = (steer?: Steer) =>
@@ -268,7 +289,7 @@ async function approveGate(
   tracker: TrackerSync,
   target: Target,
   actor: string,
-  skillPr: PullRequestInfo,
+  skillPr: SkillPr,
   reviewed?: string,
   option?: string,
 ): Promise<RunReport> {
@@ -324,7 +345,6 @@ export async function reviewOnChainPr(
   }
   const absent = missingKey(s.deps);
   if (absent) return absent;
-  const skillPr = await s.deps.github.getPullRequest(decision.skillPr);
   const target: Target = {
     skillPr: decision.skillPr,
     slug: decision.slug,
@@ -332,52 +352,64 @@ export async function reviewOnChainPr(
     chainPr: decision.chainPr,
     triggeredBy: tracker.triggered_by,
     pinned: tracker.pinned_sha,
+    checkRun: tracker.check_run ?? null,
   };
   if (await answeredAlready(s, target)) return alreadyAnsweredOutcome(s);
-  return withCheckRun(s, skillPr, async () => {
-    const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
-    try {
-      const sync = new TrackerSync(s.deps.github, run, {
-        skillPr: target.skillPr,
-        triggeredBy: target.triggeredBy,
-      });
-      sync.chainPr = target.chainPr;
-      s.trackers.set(run.branch, sync);
-      if (decision.state === 'approved') {
-        return [
-          await approveGate(s, run, sync, target, decision.actor, skillPr, decision.commitId),
-        ];
-      }
-      const comments = await s.deps.github.listReviewComments(decision.chainPr, decision.reviewId);
-      const directives = [
-        ...(decision.body === '' ? [] : [decision.body]),
-        ...comments.map((c) =>
-          c.path === null ? c.body : `${c.path}${c.line === null ? '' : `:${c.line}`}: ${c.body}`,
-        ),
-      ];
-      const state = await loadState({ store: run.store });
-      const step = state.open_gate?.step ?? state.last_error?.step;
-      if (step === undefined || state.open_gate === null) {
-        await s.deps.github.upsertComment(
+  // The chain PR's tracker names the skill PR; its head comes from git, not the REST API.
+  const skillPr = await skillPrAtHead(s.deps, decision.skillPr);
+  return withCheckRun(
+    s,
+    skillPr,
+    async (check) => {
+      const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
+      try {
+        const sync = new TrackerSync(s.deps.github, run, {
+          skillPr: target.skillPr,
+          triggeredBy: target.triggeredBy,
+        });
+        sync.chainPr = target.chainPr;
+        sync.checkRun = check;
+        s.trackers.set(run.branch, sync);
+        if (decision.state === 'approved') {
+          return [
+            await approveGate(s, run, sync, target, decision.actor, skillPr, decision.commitId),
+          ];
+        }
+        const comments = await s.deps.github.listReviewComments(
           decision.chainPr,
-          NOTE_MARKER,
-          `@${decision.actor} no gate is open, so there is no step to re-run; use \`/optimize rerun <step> <directive>\`.`,
+          decision.reviewId,
         );
-        return [await idle(run, target, sync)];
+        const directives = [
+          ...(decision.body === '' ? [] : [decision.body]),
+          ...comments.map((c) =>
+            c.path === null ? c.body : `${c.path}${c.line === null ? '' : `:${c.line}`}: ${c.body}`,
+          ),
+        ];
+        const state = await loadState({ store: run.store });
+        const step = state.open_gate?.step ?? state.last_error?.step;
+        if (step === undefined || state.open_gate === null) {
+          await s.deps.github.upsertComment(
+            decision.chainPr,
+            NOTE_MARKER,
+            `@${decision.actor} no gate is open, so there is no step to re-run; use \`/optimize rerun <step> <directive>\`.`,
+          );
+          return [await idle(run, target, sync)];
+        }
+        const gatedStep = state.open_gate.step;
+        return [
+          await drive(s, run, sync, {
+            actor: decision.actor,
+            autopilot: false,
+            skillPr,
+            steer: async () => {
+              await queueRerun(run.store, gatedStep, directives, decision.actor, s.deps.now());
+            },
+          }),
+        ];
+      } finally {
+        await run.close();
       }
-      const gatedStep = state.open_gate.step;
-      return [
-        await drive(s, run, sync, {
-          actor: decision.actor,
-          autopilot: false,
-          skillPr,
-          steer: async () => {
-            await queueRerun(run.store, gatedStep, directives, decision.actor, s.deps.now());
-          },
-        }),
-      ];
-    } finally {
-      await run.close();
-    }
-  });
+    },
+    target.checkRun,
+  );
 }

@@ -2,7 +2,7 @@ import { type BenchProgress, benchProgressLine } from '../chain/bench-progress.j
 import { STEP_IDS, type StepId } from '../chain/catalog.js';
 import { loadState } from '../chain/driver.js';
 import type { ChainState } from '../chain/state.js';
-import { renderTracker } from '../routing/tracker.js';
+import { renderTracker, type TrackerCheckRun } from '../routing/tracker.js';
 import { runGit } from '../store/git.js';
 import type { GitHubRun } from './open-run.js';
 import type { ActionGitHub } from './ports.js';
@@ -21,6 +21,8 @@ export class TrackerSync {
   private queue: Promise<void> = Promise.resolve();
   private running: StepId | null = null;
   chainPr: number | null = null;
+  /** The skill PR's check run this job reports on; the state block records it for the next job. */
+  checkRun: TrackerCheckRun | null = null;
   /** The publishing section shown under the checklist once a finished run was published. */
   publication: string | null = null;
   /** The body the chain PR is known to have; an identical update is not sent again. */
@@ -49,6 +51,7 @@ export class TrackerSync {
       results: await stepResults(this.run),
       running: this.running,
       runningDetail: this.running === null ? null : this.detail,
+      checkRun: this.checkRun,
     });
     return this.publication === null ? body : `${body}\n${this.publication}`;
   }

@@ -73,9 +73,10 @@ export async function createCheckRun(
   return { id: Number(data.id) };
 }
 
+/** Updates a check run; `name` renames it (a check run reused across jobs is named again). */
 export async function updateCheckRun(
   client: GitHubClient,
-  args: { owner: string; repo: string; checkRunId: number } & CheckRunFields,
+  args: { owner: string; repo: string; checkRunId: number; name?: string } & CheckRunFields,
 ): Promise<{ id: number }> {
   const info = {
     action: `update check run ${args.checkRunId}`,
@@ -88,6 +89,7 @@ export async function updateCheckRun(
       owner: args.owner,
       repo: args.repo,
       check_run_id: args.checkRunId,
+      ...(args.name === undefined ? {} : { name: args.name }),
       ...fields(args),
     }),
   );

@@ -56,18 +56,21 @@ export class TreeReader {
     this.#repo = { owner: repo.owner, repo: repo.repo };
   }
 
-  /** The sha of a commit's root tree. */
+  /**
+   * The sha of a commit's root tree. Read as the tree the commit names (GitHub's trees endpoint
+   * takes a commit or a ref as well as a tree), so the root's listing comes with it and a walk
+   * from the root starts without another request.
+   */
   rootOf(commitSha: string): Promise<string> {
     return cached(this.#roots, commitSha, async () => {
-      const { data } = await this.#client.call(
-        readInfo(this.#repo, `commit ${commitSha.slice(0, 12)}`),
-        (octokit) =>
-          octokit.request('GET /repos/{owner}/{repo}/git/commits/{commit_sha}', {
-            ...this.#repo,
-            commit_sha: commitSha,
-          }),
+      const listed = await this.#list(
+        commitSha,
+        false,
+        `the tree of commit ${commitSha.slice(0, 12)}`,
       );
-      return data.tree.sha;
+      if (!this.#trees.has(listed.sha))
+        this.#trees.set(listed.sha, Promise.resolve(listed.entries));
+      return listed.sha;
     });
   }
 
@@ -96,27 +99,36 @@ export class TreeReader {
 
   private entries(treeSha: string, recursive: boolean): Promise<TreeEntry[]> {
     return cached(this.#trees, `${treeSha}${recursive ? ':r' : ''}`, async () => {
-      const { data } = await this.#client.call(
-        readInfo(this.#repo, `tree ${treeSha.slice(0, 12)}`),
-        (octokit) =>
-          octokit.request('GET /repos/{owner}/{repo}/git/trees/{tree_sha}', {
-            ...this.#repo,
-            tree_sha: treeSha,
-            ...(recursive ? { recursive: '1' } : {}),
-          }),
-      );
-      if (data.truncated) {
-        throw new GitHubRequestError(
-          `the git tree ${treeSha.slice(0, 12)} in ${this.#repo.owner}/${this.#repo.repo} is too large for GitHub to list in one answer; keep fewer files in the run dir`,
-        );
-      }
-      return data.tree.flatMap((entry): TreeEntry[] => {
-        const { path, mode, type, sha } = entry;
-        if (path === undefined || mode === undefined || sha === undefined) return [];
-        if (type !== 'blob' && type !== 'tree' && type !== 'commit') return [];
-        return [{ path, mode, type, sha }];
-      });
+      const listed = await this.#list(treeSha, recursive, `tree ${treeSha.slice(0, 12)}`);
+      return listed.entries;
     });
+  }
+
+  /** One listing: the tree's own sha (a commit names its root tree) and its entries. */
+  async #list(
+    treeish: string,
+    recursive: boolean,
+    what: string,
+  ): Promise<{ sha: string; entries: TreeEntry[] }> {
+    const { data } = await this.#client.call(readInfo(this.#repo, what), (octokit) =>
+      octokit.request('GET /repos/{owner}/{repo}/git/trees/{tree_sha}', {
+        ...this.#repo,
+        tree_sha: treeish,
+        ...(recursive ? { recursive: '1' } : {}),
+      }),
+    );
+    if (data.truncated) {
+      throw new GitHubRequestError(
+        `the git tree ${treeish.slice(0, 12)} in ${this.#repo.owner}/${this.#repo.repo} is too large for GitHub to list in one answer; keep fewer files in the run dir`,
+      );
+    }
+    const entries = data.tree.flatMap((entry): TreeEntry[] => {
+      const { path, mode, type, sha } = entry;
+      if (path === undefined || mode === undefined || sha === undefined) return [];
+      if (type !== 'blob' && type !== 'tree' && type !== 'commit') return [];
+      return [{ path, mode, type, sha }];
+    });
+    return { sha: data.sha, entries };
   }
 }
 

@@ -24,6 +24,14 @@ const STATE_BLOCK = /<!-- skill-optimizer:state ([\s\S]*?) -->/g;
 /** A GitHub login: a user's (39 characters at most) or an app's `<slug>[bot]`. */
 export const loginSchema = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/);
 const skillPath = z.union([z.literal(ROOT_FOLDER), safeRelativePath.pipe(z.string().max(500))]);
+const commitSha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/);
+
+/** The skill PR's check run a job left its result on, and the skill PR head it is attached to. */
+export const trackerCheckRunSchema = z.strictObject({
+  id: z.int().min(1),
+  head_sha: commitSha,
+});
+export type TrackerCheckRun = z.infer<typeof trackerCheckRunSchema>;
 
 export const trackerStateSchema = z.strictObject({
   v: z.literal(1),
@@ -38,11 +46,13 @@ export const trackerStateSchema = z.strictObject({
   /** The step the open gate belongs to (a "request changes" review re-runs it). */
   gate_step: z.enum(STEP_IDS).nullable(),
   /** The work branch head the open gate asked about; approvals count only for this commit. */
-  pinned_sha: z
-    .string()
-    .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/)
-    .nullable(),
+  pinned_sha: commitSha.nullable(),
   triggered_by: loginSchema,
+  /**
+   * The check run the last job updated: the next job of the run updates it again instead of
+   * creating one while the skill PR's head is still `head_sha` (absent from older bodies).
+   */
+  check_run: trackerCheckRunSchema.optional(),
 });
 export type TrackerState = z.infer<typeof trackerStateSchema>;
 
@@ -65,6 +75,8 @@ export interface TrackerExtra {
   running: StepId | null;
   /** How far the running step has got (step 6: trials done of total, passes, cost). */
   runningDetail?: string | null;
+  /** The skill PR's check run this job reports on, recorded for the run's next job. */
+  checkRun?: TrackerCheckRun | null;
 }
 
 export function stepLines(chain: ChainState, extra: TrackerExtra): StepLine[] {
@@ -132,6 +144,7 @@ export function trackerState(chain: ChainState, extra: TrackerExtra): TrackerSta
     gate_step: chain.open_gate?.step ?? null,
     pinned_sha: chain.open_gate === null ? null : extra.pinnedSha,
     triggered_by: extra.triggeredBy,
+    ...(extra.checkRun ? { check_run: extra.checkRun } : {}),
   });
 }
 

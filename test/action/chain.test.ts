@@ -122,6 +122,8 @@ function expectedTracker(results: Record<string, string>) {
     pinnedSha: state.open_gate === null ? null : remoteHead(),
     results,
     running: null,
+    // The label's job records its check run for the run's next jobs.
+    checkRun: { id: 77, head_sha: world.skillSha },
   });
 }
 
@@ -305,10 +307,7 @@ describe('the Action on a skill PR', () => {
     const scope = api();
     const pinned = remoteHead();
     permission(scope);
-    scope
-      .get(`${repoPath}/pulls/${SKILL_PR}`)
-      .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }));
-    scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 78 });
+    // Neither the skill PR nor a new check run is asked for: the tracker names both.
     // Step 2 reads the upstream repository (the skill PR's base repository) through the API.
     mockUpstreamRead(scope, { owner: 'Codertocat', repo: 'Hello-World', defaultBranch: 'master' });
     // Step 2 starts (one edit); the boundaries after it within a minute wait for the final edit.
@@ -325,7 +324,7 @@ describe('the Action on a skill PR', () => {
         ),
       )
       .reply(201, {});
-    scope.patch(`${repoPath}/check-runs/78`, wire.check('check-done')).reply(200, { id: 78 });
+    scope.patch(`${repoPath}/check-runs/77`, wire.check('check-done')).reply(200, { id: 77 });
 
     const { outputs } = await runJob(
       'pull_request_review',
@@ -363,7 +362,15 @@ describe('the Action on a skill PR', () => {
       pinned_sha: remoteHead(),
       triggered_by: 'octocat',
     });
-    expect(wire.last('check-done')).toMatchObject({ status: 'completed', conclusion: 'neutral' });
+    expect(wire.last('check-done')).toMatchObject({
+      name: 'Skill Optimizer',
+      status: 'completed',
+      conclusion: 'neutral',
+    });
+    expect(parseTrackerState(String(wire.last('tracker')?.body))?.check_run).toEqual({
+      id: 77,
+      head_sha: world.skillSha,
+    });
     expect(wire.leaks).toEqual([]);
     picksTracker = String(wire.last('tracker')?.body);
   });
@@ -376,10 +383,6 @@ describe('the Action on a skill PR', () => {
     payload.review.id = 777;
     payload.review.body = 'Probes should cover yanked releases.';
     permission(scope);
-    scope
-      .get(`${repoPath}/pulls/${SKILL_PR}`)
-      .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }));
-    scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 79 });
     scope
       .get(`${repoPath}/pulls/${CHAIN_PR}/reviews/777/comments`)
       .query({ per_page: 100 })
@@ -399,7 +402,7 @@ describe('the Action on a skill PR', () => {
     scope
       .post(`${repoPath}/pulls/${CHAIN_PR}/requested_reviewers`, wire.check('reviewers'))
       .reply(201, {});
-    scope.patch(`${repoPath}/check-runs/79`, wire.check('check-done')).reply(200, { id: 79 });
+    scope.patch(`${repoPath}/check-runs/77`, wire.check('check-done')).reply(200, { id: 77 });
     const seen = server.requests.length;
 
     const { outputs } = await runJob('pull_request_review', payload);

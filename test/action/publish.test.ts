@@ -20,10 +20,11 @@ const ref = (branch: string) => encodeURIComponent(`heads/${branch}`);
 const SOURCE = sha('source');
 const API_KEY = 'sk-ant-test-KEY-1f2e3d4c5b6a';
 
+const SKILL_PR = { headRef: 'changes', baseRef: 'master', isFork: false };
 const WHERE: PublishWhere = {
   owner: 'Codertocat',
   repo: 'Hello-World',
-  skillPr: { number: 2, headRef: 'changes', baseRef: 'master', isFork: false },
+  skillPr: async () => SKILL_PR,
   serverUrl: 'https://github.com',
   author: { name: 'github-actions[bot]', email: 'bot@example.com' },
 };
@@ -106,10 +107,9 @@ function mockCommit(
   const skills = sha('skills-tree');
   const folder = sha('folder-tree');
   scope
-    .get(`${at}/git/commits/${parent}`)
-    .reply(200, { sha: parent, tree: { sha: root } })
-    .get(`${at}/git/trees/${root}`)
+    .get(`${at}/git/trees/${parent}`)
     .reply(200, {
+      sha: root,
       truncated: false,
       tree: [{ path: 'skills', mode: '040000', type: 'tree', sha: skills }],
     })
@@ -266,7 +266,7 @@ describe('publishing a finished run on GitHub', () => {
     const { client } = testClient();
     const published = await githubPublisher(client).publish(plan(), {
       ...WHERE,
-      skillPr: { ...WHERE.skillPr, isFork: true },
+      skillPr: async () => ({ ...SKILL_PR, isFork: true }),
     });
     expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
     expect(published).toMatchObject({ number: 10, base: 'master' });
@@ -285,8 +285,7 @@ describe('publishing a finished run on GitHub', () => {
       .reply(404, failure('Not Found', 404))
       .get(`${FORK}/git/ref/${ref('main')}`)
       .reply(200, { object: { sha: base } })
-      .get(`${FORK}/git/ref/${ref(BRANCH)}`)
-      .reply(404, failure('Not Found', 404))
+      // A fork that has just appeared holds no branch of ours: created without a lookup.
       .post(`${FORK}/git/refs`, record({ ref: `refs/heads/${BRANCH}`, sha: base }))
       .reply(201, {});
     mockCommit(scope, FORK, base);
@@ -316,7 +315,12 @@ describe('publishing a finished run on GitHub', () => {
         waits.push(ms);
       },
       forkWaitMs: 100,
-    }).publish(plan({ target: UPSTREAM }), WHERE);
+    }).publish(plan({ target: UPSTREAM }), {
+      ...WHERE,
+      skillPr: async () => {
+        throw new Error('an upstream publication has no use for the skill PR');
+      },
+    });
 
     expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
     expect(waits).toEqual([100, 200]);
@@ -329,6 +333,67 @@ describe('publishing a finished run on GitHub', () => {
       created: true,
     });
     expectNoSecrets();
+  });
+
+  it('upstream: a branch already in a fork that had to be waited for is read back, not recreated', async () => {
+    const base = sha('upstream-main');
+    const existing = sha('existing-branch');
+    const scope = api()
+      .get(`${UP}/git/ref/${ref('main')}`)
+      .reply(200, { object: { sha: base } })
+      .post(`${UP}/forks`)
+      .reply(202, { name: 'agent-skills', owner: { login: 'skill-bot' } })
+      .get(`${FORK}/git/ref/${ref('main')}`)
+      .reply(404, failure('Not Found', 404))
+      .get(`${FORK}/git/ref/${ref('main')}`)
+      .reply(200, { object: { sha: base } })
+      .post(`${FORK}/git/refs`)
+      .reply(422, failure('Reference already exists', 422))
+      .get(`${FORK}/git/ref/${ref(BRANCH)}`)
+      .reply(200, { object: { sha: existing } });
+    mockCommit(scope, FORK, existing);
+    scope
+      .get(`${UP}/pulls`)
+      .query({ head: `skill-bot:${BRANCH}`, base: 'main', state: 'open', per_page: 1 })
+      .reply(200, [{ number: 77, body: 'the body' }]);
+    const { client } = testClient();
+
+    const published = await githubPublisher(client, { sleep: async () => {} }).publish(
+      plan({ target: UPSTREAM }),
+      WHERE,
+    );
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(published).toMatchObject({ number: 77, created: false, committed: true });
+  });
+
+  it('upstream: a fork there already is asked for the branch before one is created', async () => {
+    const base = sha('upstream-main');
+    const scope = api()
+      .get(`${UP}/git/ref/${ref('main')}`)
+      .reply(200, { object: { sha: base } })
+      .post(`${UP}/forks`)
+      .reply(202, { name: 'agent-skills', owner: { login: 'skill-bot' } })
+      .get(`${FORK}/git/ref/${ref('main')}`)
+      .reply(200, { object: { sha: base } })
+      .get(`${FORK}/git/ref/${ref(BRANCH)}`)
+      .reply(404, failure('Not Found', 404))
+      .post(`${FORK}/git/refs`, record({ ref: `refs/heads/${BRANCH}`, sha: base }))
+      .reply(201, {});
+    mockCommit(scope, FORK, base);
+    scope
+      .get(`${UP}/pulls`)
+      .query({ head: `skill-bot:${BRANCH}`, base: 'main', state: 'open', per_page: 1 })
+      .reply(200, [{ number: 77, body: 'the body' }]);
+    const { client } = testClient();
+
+    const published = await githubPublisher(client, { sleep: async () => {} }).publish(
+      plan({ target: UPSTREAM }),
+      WHERE,
+    );
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(published).toMatchObject({ number: 77, created: false, committed: true });
   });
 
   it('upstream: gives up on a fork that never appears, having pushed nothing', async () => {

@@ -47,6 +47,18 @@ export class RequestLog {
     return log;
   }
 
+  /** The requests of every job but `job`. */
+  except(job: string): RequestLog {
+    const log = new RequestLog();
+    log.entries.push(...this.entries.filter((e) => e.job !== job));
+    return log;
+  }
+
+  /** How many requests went to `endpoint` (templated, e.g. `POST /repos/{owner}/{repo}/check-runs`). */
+  count(endpoint: string, job?: string): number {
+    return this.byEndpoint(job).find(([e]) => e === endpoint)?.[1] ?? 0;
+  }
+
   /** Totals for a benchmark to read. */
   summary(): { total: number; byJob: Record<string, number>; byEndpoint: Record<string, number> } {
     return {
@@ -77,12 +89,21 @@ export class RequestLog {
     return [...counts];
   }
 
-  /** A plain-text table for the test log. */
+  /**
+   * A plain-text table for the test log and a budget's failure message: the total, each job with
+   * its requests per endpoint, then the whole run per endpoint.
+   */
   render(title: string): string {
+    const row = ([endpoint, n]: [string, number], indent: string) =>
+      `${indent}${String(n).padStart(3)}  ${endpoint}`;
     return [
       `${title}: ${this.total()} GitHub REST requests`,
-      ...this.byJob().map(([job, n]) => `  job ${job}: ${n}`),
-      ...this.byEndpoint().map(([endpoint, n]) => `  ${String(n).padStart(3)}  ${endpoint}`),
+      ...this.byJob().flatMap(([job, n]) => [
+        `  job ${job}: ${n}`,
+        ...this.byEndpoint(job).map((e) => row(e, '    ')),
+      ]),
+      '  all jobs:',
+      ...this.byEndpoint().map((e) => row(e, '  ')),
     ].join('\n');
   }
 }

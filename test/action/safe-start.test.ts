@@ -262,6 +262,15 @@ describe('a refused push', () => {
       .get(`${repoPath}/pulls/${SKILL_PR}/files`)
       .query({ per_page: 100 })
       .reply(200, [{ filename: 'skills/keep-a-changelog/SKILL.md' }]);
+    scope
+      .get(`${repoPath}/pulls`)
+      .query({
+        head: 'Codertocat:skill-optimizer/2-keep-a-changelog',
+        base: SKILL_BRANCH,
+        state: 'open',
+        per_page: 1,
+      })
+      .reply(200, []);
     scope.post(`${repoPath}/check-runs`, wire.check('check-create')).reply(201, { id: 5 });
 
     const { outputs, printed } = await runJob('pull_request', labeled(), {}, (workspace) => {

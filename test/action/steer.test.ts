@@ -13,7 +13,7 @@ import {
 } from '../../src/chain/state.js';
 import { scriptSchema } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
-import { renderTracker } from '../../src/routing/tracker.js';
+import { renderTracker, type TrackerCheckRun } from '../../src/routing/tracker.js';
 import { FUNCTIONALITY_REPORT, specYaml } from '../chain/test-steps-fixture.js';
 import { comment } from '../routing/webhook-examples.js';
 import { git, useGitSandbox } from '../store/git-fixture.js';
@@ -194,29 +194,48 @@ async function runJob(payload: unknown, apiKey = API_KEY) {
 }
 
 /**
- * What every steering job reads and writes on GitHub: the PRs (the chain PR's tracker pinned to
- * `pinned`), the check run, the tracker.
+ * What every steering job reads and writes on GitHub: the chain PR (its tracker pinned to
+ * `pinned`), the check run, the tracker. The skill PR's head comes from git, not the API.
  */
 function steeringJob(wire: Wire, state: ChainState, pinned: string | null = null): nock.Scope {
+  return chainPrRead(wire, state, pinned)
+    .post(`${repoPath}/check-runs`, wire.check('check-create'))
+    .reply(201, { id: 5 })
+    .patch(`${repoPath}/check-runs/5`, wire.check('check-done'))
+    .reply(200, { id: 5 });
+}
+
+/** The permission and the chain PR, its tracker naming `checkRun` when given; tracker edits. */
+function chainPrRead(
+  wire: Wire,
+  state: ChainState,
+  pinned: string | null,
+  checkRun?: TrackerCheckRun,
+): nock.Scope {
   const body = renderTracker(state, {
     skillPr: SKILL_PR,
     triggeredBy: 'octocat',
     pinnedSha: pinned,
     results: {},
     running: null,
+    ...(checkRun ? { checkRun } : {}),
   });
   api().persist().patch(`${repoPath}/pulls/${CHAIN_PR}`, wire.check('tracker')).reply(200, {});
   return api()
     .get(`${repoPath}/collaborators/octocat/permission`)
     .reply(200, { permission: 'admin', role_name: 'admin', user: { login: 'octocat' } })
     .get(`${repoPath}/pulls/${CHAIN_PR}`)
-    .reply(200, pullJson({ number: CHAIN_PR, headRef: BRANCH, headSha: branchHead(), body }))
-    .get(`${repoPath}/pulls/${SKILL_PR}`)
-    .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }))
-    .post(`${repoPath}/check-runs`, wire.check('check-create'))
-    .reply(201, { id: 5 })
-    .patch(`${repoPath}/check-runs/5`, wire.check('check-done'))
-    .reply(200, { id: 5 });
+    .reply(200, pullJson({ number: CHAIN_PR, headRef: BRANCH, headSha: branchHead(), body }));
+}
+
+/** `/optimize status` answered on the chain PR (the comment's two requests). */
+function statusReply(scope: nock.Scope, wire: Wire): nock.Scope {
+  return scope
+    .get(`${repoPath}/issues/${CHAIN_PR}/comments`)
+    .query(true)
+    .reply(200, [])
+    .post(`${repoPath}/issues/${CHAIN_PR}/comments`, wire.check('status'))
+    .reply(201, { id: 77 });
 }
 
 function onChainPr(text: string) {
@@ -286,6 +305,85 @@ describe('/optimize status on the chain PR', () => {
     const body = String(wire.last('status')?.body);
     expect(body).toContain('<!-- skill-optimizer:note -->');
     expect(body).toContain('keep-a-changelog');
+  });
+});
+
+describe("the run's check run, reused across its jobs", () => {
+  it('a later job completes the check run the tracker names again, under its name, and creates none', async () => {
+    seedRun(benchedState());
+    const wire = new Wire();
+    const scope = statusReply(
+      chainPrRead(wire, benchedState(), null, { id: 41, head_sha: world.skillSha }),
+      wire,
+    )
+      .patch(`${repoPath}/check-runs/41`, wire.check('check-done'))
+      .reply(200, { id: 41 });
+
+    const { outputs } = await runJob(onChainPr('/optimize status'));
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(outputs.status).toBe('neutral');
+    expect(wire.last('check-done')).toMatchObject({
+      name: 'Skill Optimizer',
+      status: 'completed',
+      conclusion: 'neutral',
+    });
+  });
+
+  it('when the skill PR head moved past the check run, the result goes on a new one at the new head', async () => {
+    seedRun(benchedState());
+    const moved = git(
+      world.origin,
+      'commit-tree',
+      '-p',
+      world.skillSha,
+      '-m',
+      'moved',
+      `${world.skillSha}^{tree}`,
+    );
+    git(world.origin, 'update-ref', `refs/pull/${SKILL_PR}/head`, moved);
+    const wire = new Wire();
+    const scope = statusReply(
+      chainPrRead(wire, benchedState(), null, { id: 41, head_sha: world.skillSha }),
+      wire,
+    )
+      .post(
+        `${repoPath}/check-runs`,
+        wire.check('check-create', (b) => b.head_sha === moved),
+      )
+      .reply(201, { id: 42 })
+      .patch(`${repoPath}/check-runs/42`, wire.check('check-done'))
+      .reply(200, { id: 42 });
+
+    const { outputs } = await runJob(onChainPr('/optimize status'));
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(outputs.status).toBe('neutral');
+    expect(wire.last('check-done')).toMatchObject({ status: 'completed', conclusion: 'neutral' });
+  });
+
+  it('when GitHub no longer has that check run, the result goes on a new, completed one', async () => {
+    seedRun(benchedState());
+    const wire = new Wire();
+    const scope = statusReply(
+      chainPrRead(wire, benchedState(), null, { id: 41, head_sha: world.skillSha }),
+      wire,
+    )
+      .patch(`${repoPath}/check-runs/41`)
+      .reply(404, { message: 'Not Found' })
+      .post(`${repoPath}/check-runs`, wire.check('check-create'))
+      .reply(201, { id: 43 });
+
+    const { outputs } = await runJob(onChainPr('/optimize status'));
+
+    expect(scope.isDone(), `pending: ${scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(outputs.status).toBe('neutral');
+    expect(wire.last('check-create')).toMatchObject({
+      name: 'Skill Optimizer',
+      head_sha: world.skillSha,
+      status: 'completed',
+      conclusion: 'neutral',
+    });
   });
 });
 

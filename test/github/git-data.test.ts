@@ -20,38 +20,40 @@ const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]);
 
 /** The parent commit's tree: skills/demo/{SKILL.md, gone.md, old/{a.md, sub/b.sh}}. */
 function serveParentTree(scope: nock.Scope): nock.Scope {
-  return scope
-    .get(`${base}/git/commits/${PARENT}`)
-    .reply(200, { sha: PARENT, tree: { sha: ROOT } })
-    .get(`${base}/git/trees/${ROOT}`)
-    .reply(200, {
-      truncated: false,
-      tree: [{ path: 'skills', mode: '040000', type: 'tree', sha: sha('t-skills') }],
-    })
-    .get(`${base}/git/trees/${sha('t-skills')}`)
-    .reply(200, {
-      truncated: false,
-      tree: [{ path: 'demo', mode: '040000', type: 'tree', sha: sha('t-demo') }],
-    })
-    .get(`${base}/git/trees/${sha('t-demo')}`)
-    .reply(200, {
-      truncated: false,
-      tree: [
-        { path: 'SKILL.md', mode: '100644', type: 'blob', sha: sha('b-skill') },
-        { path: 'gone.md', mode: '100644', type: 'blob', sha: sha('b-gone') },
-        { path: 'old', mode: '040000', type: 'tree', sha: sha('t-old') },
-      ],
-    })
-    .get(`${base}/git/trees/${sha('t-old')}`)
-    .query({ recursive: '1' })
-    .reply(200, {
-      truncated: false,
-      tree: [
-        { path: 'a.md', mode: '100644', type: 'blob', sha: sha('b-a') },
-        { path: 'sub', mode: '040000', type: 'tree', sha: sha('t-sub') },
-        { path: 'sub/b.sh', mode: '100755', type: 'blob', sha: sha('b-b') },
-      ],
-    });
+  return (
+    scope
+      // The commit names its root tree: one listing answers both.
+      .get(`${base}/git/trees/${PARENT}`)
+      .reply(200, {
+        sha: ROOT,
+        truncated: false,
+        tree: [{ path: 'skills', mode: '040000', type: 'tree', sha: sha('t-skills') }],
+      })
+      .get(`${base}/git/trees/${sha('t-skills')}`)
+      .reply(200, {
+        truncated: false,
+        tree: [{ path: 'demo', mode: '040000', type: 'tree', sha: sha('t-demo') }],
+      })
+      .get(`${base}/git/trees/${sha('t-demo')}`)
+      .reply(200, {
+        truncated: false,
+        tree: [
+          { path: 'SKILL.md', mode: '100644', type: 'blob', sha: sha('b-skill') },
+          { path: 'gone.md', mode: '100644', type: 'blob', sha: sha('b-gone') },
+          { path: 'old', mode: '040000', type: 'tree', sha: sha('t-old') },
+        ],
+      })
+      .get(`${base}/git/trees/${sha('t-old')}`)
+      .query({ recursive: '1' })
+      .reply(200, {
+        truncated: false,
+        tree: [
+          { path: 'a.md', mode: '100644', type: 'blob', sha: sha('b-a') },
+          { path: 'sub', mode: '040000', type: 'tree', sha: sha('t-sub') },
+          { path: 'sub/b.sh', mode: '100755', type: 'blob', sha: sha('b-b') },
+        ],
+      })
+  );
 }
 
 /** Every request body the scope received, to prove what was (not) sent. */
@@ -196,10 +198,8 @@ describe('commitFiles', () => {
     const scope = api()
       .get(refPath)
       .reply(200, { object: { sha: PARENT } })
-      .get(`${base}/git/commits/${PARENT}`)
-      .reply(200, { sha: PARENT, tree: { sha: ROOT } })
-      .get(`${base}/git/trees/${ROOT}`)
-      .reply(200, { truncated: false, tree: [] });
+      .get(`${base}/git/trees/${PARENT}`)
+      .reply(200, { sha: ROOT, truncated: false, tree: [] });
     const { client } = testClient();
     const args = {
       owner: OWNER,

@@ -113,8 +113,8 @@ describe('every body the GitHub calls send is redacted', () => {
     const scope = api()
       .get(`${base}/git/ref/heads%2Fwork`)
       .reply(200, { object: { sha: sha('parent') } })
-      .get(`${base}/git/commits/${sha('parent')}`)
-      .reply(200, { sha: sha('parent'), tree: { sha: ROOT } })
+      .get(`${base}/git/trees/${sha('parent')}`)
+      .reply(200, { sha: ROOT, truncated: false, tree: [] })
       .post(`${base}/git/blobs`, {
         content: redactedBinary.toString('base64'),
         encoding: 'base64',

@@ -34,10 +34,9 @@ function serveHead(scope: nock.Scope, extra: object[] = []): nock.Scope {
   return scope
     .get(refPath)
     .reply(200, { object: { sha: H1 } })
-    .get(`${base}/git/commits/${H1}`)
-    .reply(200, { sha: H1, tree: { sha: sha('root1') } })
-    .get(`${base}/git/trees/${sha('root1')}`)
+    .get(`${base}/git/trees/${H1}`)
     .reply(200, {
+      sha: sha('root1'),
       truncated: false,
       tree: [
         { path: '.skill-optimizer', mode: '040000', type: 'tree', sha: sha('t-so') },
@@ -114,10 +113,8 @@ describe('GitHubRunStore reads', () => {
   it('reads an earlier commit, where the run dir may not exist yet', async () => {
     const earlier = sha('h0');
     const scope = api()
-      .get(`${base}/git/commits/${earlier}`)
-      .reply(200, { sha: earlier, tree: { sha: sha('root0') } })
-      .get(`${base}/git/trees/${sha('root0')}`)
-      .reply(200, { truncated: false, tree: [] });
+      .get(`${base}/git/trees/${earlier}`)
+      .reply(200, { sha: sha('root0'), truncated: false, tree: [] });
     const store = openStore();
     expect(await store.read('intent.md', earlier)).toBeNull();
     expect(await store.list('', earlier)).toEqual([]);

@@ -95,6 +95,28 @@ describe('renderTracker', () => {
     });
   });
 
+  it("records the job's check run for the run's next job, and reads bodies written before it", () => {
+    const checkRun = { id: 41, head_sha: 'b'.repeat(40) };
+    const body = renderTracker(chain(), { ...extra, checkRun });
+    expect(parseTrackerState(body)?.check_run).toEqual(checkRun);
+    const older = renderTracker(chain(), extra);
+    expect(parseTrackerState(older)).not.toBeNull();
+    expect(parseTrackerState(older)?.check_run).toBeUndefined();
+  });
+
+  it('reads a tampered check run record as no state at all', () => {
+    const body = renderTracker(chain(), { ...extra, checkRun: { id: 41, head_sha: SHA } });
+    for (const forged of [
+      `"check_run":{"id":"41","head_sha":"${SHA}"}`,
+      '"check_run":{"id":41,"head_sha":"main"}',
+      `"check_run":{"id":41,"head_sha":"${SHA}","url":"x"}`,
+    ]) {
+      const edited = body.replace(/"check_run":\{[^}]*\}/, forged);
+      expect(edited).not.toBe(body);
+      expect(parseTrackerState(edited)).toBeNull();
+    }
+  });
+
   it('pins no commit while no gate is open, and writes the root skill as .', () => {
     const state = parseTrackerState(renderTracker(chain({ skill_path: '' }), extra));
     expect(state).toMatchObject({
