@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type Verdict = 'PASS' | 'MISS' | 'INFO';
 
 export interface Target {
-  op: '>=' | '<';
+  op: '>=' | '<' | '<=';
   value: number;
 }
 
@@ -30,7 +30,12 @@ export interface Benchmark {
 
 export function judge(measured: number, target: Target | null): Verdict {
   if (target === null) return 'INFO';
-  const ok = target.op === '>=' ? measured >= target.value : measured < target.value;
+  const ok =
+    target.op === '>='
+      ? measured >= target.value
+      : target.op === '<='
+        ? measured <= target.value
+        : measured < target.value;
   return ok ? 'PASS' : 'MISS';
 }
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,14 @@ const requests = new RequestLog();
  */
 const AUTOPILOT_BUDGET = 45;
 const GATED_BUDGET = 60;
+
+/** `npm run bench` reads the request counts from here (one JSON line per run) when it is set. */
+function reportCount(run: string, requests: number, budget: number): void {
+  const out = process.env.REQUEST_BUDGET_OUT;
+  if (out !== undefined && out !== '') {
+    appendFileSync(out, `${JSON.stringify({ run, requests, budget })}\n`);
+  }
+}
 const TRACKER_EDIT = 'PATCH /repos/{owner}/{repo}/pulls/{n}';
 const PULL_READ = 'GET /repos/{owner}/{repo}/pulls/{n}';
 const CHECK_CREATE = 'POST /repos/{owner}/{repo}/check-runs';
@@ -626,6 +634,11 @@ describe('the happy path: label → gates approved → the chain finishes → a 
     // job's end.
     const toPublished = gated.except('gated:6 /optimize retry publish');
     const table = toPublished.render('gated run to its publication');
+    reportCount(
+      'gated run with 4 gates to a published draft PR',
+      toPublished.total(),
+      GATED_BUDGET,
+    );
     expect(toPublished.total(), table).toBeLessThanOrEqual(GATED_BUDGET);
     expect(gated.count(TRACKER_EDIT), table).toBeLessThanOrEqual(9);
     // One check run for the whole run; the skill PR is read by the label's job only (the
@@ -793,6 +806,7 @@ describe('autopilot: one job from the label to the published draft PR', () => {
     expect(tracker).not.toContain('**running**');
     expect(tracker).not.toMatch(/^- \[ \] \d\d /m);
     const made = requests.labelled('autopilot:');
+    reportCount('autopilot run to a published draft PR', made.total(), AUTOPILOT_BUDGET);
     expect(made.total(), made.render('autopilot run')).toBeLessThanOrEqual(AUTOPILOT_BUDGET);
     // Nothing was marked ready or merged: no such request was made at all.
     expect(requests.entries.some((e) => /\/merge$|ready_for_review/.test(e.path))).toBe(false);

@@ -50,5 +50,7 @@ describe('bench-results.json', () => {
   it('checks a strict upper bound strictly', () => {
     expect(row('b', 'm', 50, 'ms', { op: '<', value: 50 }).verdict).toBe('MISS');
     expect(row('b', 'm', 0.9, 'ratio', { op: '>=', value: 0.9 }).verdict).toBe('PASS');
+    expect(row('b', 'm', 60, 'count', { op: '<=', value: 60 }).verdict).toBe('PASS');
+    expect(row('b', 'm', 61, 'count', { op: '<=', value: 60 }).verdict).toBe('MISS');
   });
 });
