@@ -1,13 +1,26 @@
-import type { Probot } from 'probot';
+import type { Context, Probot } from 'probot';
 import { RecentEvents } from '../routing/dedupe.js';
 import { registerSecret } from '../text/redact.js';
 import { appLogin, githubPort } from './github-port.js';
-import { handleEvent, WORKFLOW_FILE } from './handlers.js';
+import {
+  type AcceptedEvent,
+  acceptEvent,
+  handleAccepted,
+  MARKERS,
+  WORKFLOW_FILE,
+} from './handlers.js';
+import { failureForLog, failureReason, renderStartFailure } from './start-failure.js';
 import { checkWebhookSecret } from './webhook-secret.js';
+import { WorkQueue } from './work-queue.js';
 
 /**
  * Wires the handlers into probot. Probot verifies webhook signatures before any handler runs;
  * loading refuses to go on without a real WEBHOOK_SECRET in `env` (see webhook-secret.ts).
+ *
+ * Probot answers a delivery only when every handler has returned, so the handler does only the
+ * local part (drop what cannot act, claim the dedupe keys) and queues the GitHub work: the
+ * delivery is answered before any GitHub call. The work's failures are logged (redacted) and
+ * reported on the PR with the bot's marked comment.
  */
 
 export interface AppOptions {
@@ -18,6 +31,8 @@ export interface AppOptions {
   /** Remembers delivery and comment ids; one per process by default. */
   recent?: RecentEvents;
   workflowFile?: string;
+  /** Runs the GitHub work after each answer; tests await its `idle()`. One per App by default. */
+  queue?: WorkQueue;
 }
 
 /** The App's credentials probot reads from its environment. */
@@ -59,17 +74,86 @@ export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
       return login;
     };
 
+    const queue = options.queue ?? new WorkQueue();
+    const settings = (self: string) => ({ selfLogin: self, recent, workflowFile });
+
+    /** The GitHub work of one accepted delivery; never throws. */
+    const work = async (accepted: AcceptedEvent, context: Context): Promise<void> => {
+      const delivery = { delivery: context.id, event: context.name };
+      let self: string | null = null;
+      try {
+        self = await selfLogin();
+        const outcome = await handleAccepted(
+          accepted,
+          githubPort(context.octokit, self),
+          settings(self),
+        );
+        context.log.info({ ...delivery, outcome }, `skill-optimizer: ${outcome.kind}`);
+      } catch (error) {
+        recent.release(accepted.keys); // a redelivery may try again
+        context.log.error(
+          { ...delivery, error: failureForLog(error) },
+          `skill-optimizer: could not act on delivery ${context.id}: ${failureReason(error)}`,
+        );
+        await reportFailure(accepted, context, self, error);
+      }
+    };
+
+    /** The failure as the bot's marked comment on the PR, when the event names one. */
+    const reportFailure = async (
+      accepted: AcceptedEvent,
+      context: Context,
+      self: string | null,
+      error: unknown,
+    ): Promise<void> => {
+      if (accepted.issueNumber === null) return;
+      if (self === null) {
+        // Without its own login the bot cannot find its earlier comment to edit in place.
+        context.log.error(
+          { delivery: context.id },
+          `skill-optimizer: the failure of delivery ${context.id} was not reported on #${accepted.issueNumber}: the App's own login is unknown`,
+        );
+        return;
+      }
+      const body = renderStartFailure({
+        marker: MARKERS.failure,
+        eventName: context.name,
+        deliveryId: context.id,
+        error,
+      });
+      try {
+        await githubPort(context.octokit, self).upsertComment(
+          accepted.repo,
+          accepted.issueNumber,
+          MARKERS.failure,
+          body,
+        );
+      } catch (reportError) {
+        context.log.error(
+          { delivery: context.id, error: failureForLog(reportError) },
+          `skill-optimizer: could not report the failure of delivery ${context.id} on #${accepted.issueNumber}: ${failureReason(reportError)}`,
+        );
+      }
+    };
+
     app.on(['pull_request', 'issue_comment', 'pull_request_review'], async (context) => {
-      const self = await selfLogin();
-      const outcome = await handleEvent(
+      const accepted = acceptEvent(
         { id: context.id, name: context.name, payload: context.payload },
-        githubPort(context.octokit, self),
-        { selfLogin: self, recent, workflowFile },
+        recent,
       );
-      context.log.info(
-        { delivery: context.id, event: context.name, outcome },
-        `skill-optimizer: ${outcome.kind}`,
-      );
+      if (accepted.kind !== 'accepted') {
+        context.log.info(
+          { delivery: context.id, event: context.name, outcome: accepted },
+          `skill-optimizer: ${accepted.kind}`,
+        );
+        return;
+      }
+      try {
+        queue.enqueue({ label: `delivery ${context.id}`, run: () => work(accepted, context) });
+      } catch (error) {
+        recent.release(accepted.keys); // refused now: the delivery is answered with an error
+        throw error;
+      }
     });
   };
 }

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import { skillOptimizerApp } from '../../src/app/register.js';
+import { WorkQueue } from '../../src/app/work-queue.js';
 import { RecentEvents } from '../../src/routing/dedupe.js';
 import { SELF } from '../routing/webhook-examples.js';
 
@@ -38,10 +39,19 @@ export function testProbot(secret?: string): Probot {
 /** The environment of an App deployed with a webhook secret. */
 export const TEST_ENV = { WEBHOOK_SECRET: "It's a Secret to Everybody" };
 
-export async function appUnderTest(recent = new RecentEvents()): Promise<Probot> {
+/** The App and its background work queue: a delivery's GitHub work is done once `queue.idle()`. */
+export interface AppUnderTest {
+  probot: Probot;
+  queue: WorkQueue;
+}
+
+export async function appUnderTest(
+  recent = new RecentEvents(),
+  queue = new WorkQueue(),
+): Promise<AppUnderTest> {
   const probot = testProbot();
-  await probot.load(skillOptimizerApp({ env: TEST_ENV, selfLogin: SELF, recent }));
-  return probot;
+  await probot.load(skillOptimizerApp({ env: TEST_ENV, selfLogin: SELF, recent, queue }));
+  return { probot, queue };
 }
 
 export const REPO = '/repos/Codertocat/Hello-World';
