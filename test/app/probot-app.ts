@@ -25,7 +25,38 @@ export const TestOctokit = ProbotOctokit.defaults((options: Record<string, unkno
   throttle: { ...(options.throttle as object | undefined), enabled: false },
 }));
 
-export function testProbot(secret?: string): Probot {
+type ProbotLog = NonNullable<ConstructorParameters<typeof Probot>[0]>['log'];
+
+/** What the App logged, one entry per line: level, the message and its fields. */
+export interface LogLine {
+  level: string;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/** A probot logger that records every line (children included) instead of printing it. */
+export function recordingLog(lines: LogLine[]): ProbotLog {
+  const at =
+    (level: string) =>
+    (first: unknown, second?: unknown): void => {
+      const fields = typeof first === 'object' && first !== null ? { ...first } : {};
+      const message = typeof first === 'string' ? first : String(second ?? '');
+      lines.push({ level, message, fields });
+    };
+  const log = {
+    level: 'trace',
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => log,
+  };
+  return log as unknown as ProbotLog;
+}
+
+export function testProbot(secret?: string, log?: ProbotLog): Probot {
   return new Probot({
     appId: 1,
     privateKey,
@@ -33,6 +64,7 @@ export function testProbot(secret?: string): Probot {
     Octokit: TestOctokit,
     logLevel: 'fatal',
     ...(secret === undefined ? {} : { secret }),
+    ...(log === undefined ? {} : { log }),
   });
 }
 
