@@ -9,6 +9,7 @@ import {
   MARKERS,
   WORKFLOW_FILE,
 } from './handlers.js';
+import { drainOnShutdown, type ShutdownSignals } from './shutdown.js';
 import { failureForLog, failureReason, renderStartFailure } from './start-failure.js';
 import { checkWebhookSecret } from './webhook-secret.js';
 import { WorkQueue } from './work-queue.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   workflowFile?: string;
   /** Runs the GitHub work after each answer; tests await its `idle()`. One per App by default. */
   queue?: WorkQueue;
+  /** When given (the deployed App passes `process`), SIGTERM/SIGINT drain the queue first. */
+  shutdown?: ShutdownSignals;
 }
 
 /** The App's credentials probot reads from its environment. */
@@ -75,6 +78,12 @@ export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
     };
 
     const queue = options.queue ?? new WorkQueue();
+    if (options.shutdown !== undefined) {
+      drainOnShutdown(queue, options.shutdown, {
+        info: (message) => app.log.info(message),
+        error: (message) => app.log.error(message),
+      });
+    }
     const settings = (self: string) => ({ selfLogin: self, recent, workflowFile });
 
     /** The GitHub work of one accepted delivery; never throws. */
