@@ -1,4 +1,5 @@
 import type { Context, Probot } from 'probot';
+import { SkillOptimizerError } from '../errors.js';
 import { RecentEvents } from '../routing/dedupe.js';
 import { registerSecret } from '../text/redact.js';
 import { appLogin, githubPort } from './github-port.js';
@@ -12,7 +13,7 @@ import {
 import { drainOnShutdown, type ShutdownSignals } from './shutdown.js';
 import { failureForLog, failureReason, renderStartFailure } from './start-failure.js';
 import { checkWebhookSecret } from './webhook-secret.js';
-import { WorkQueue } from './work-queue.js';
+import { DEFAULT_WORK_CONCURRENCY, WorkQueue } from './work-queue.js';
 
 /**
  * Wires the handlers into probot. Probot verifies webhook signatures before any handler runs;
@@ -25,7 +26,10 @@ import { WorkQueue } from './work-queue.js';
  */
 
 export interface AppOptions {
-  /** The process environment: WEBHOOK_SECRET (or SKILL_OPTIMIZER_INSECURE_DEV=1) is required. */
+  /**
+   * The process environment: WEBHOOK_SECRET (or SKILL_OPTIMIZER_INSECURE_DEV=1) is required;
+   * SKILL_OPTIMIZER_APP_CONCURRENCY optionally sets how many deliveries are worked on at once.
+   */
   env: Readonly<Record<string, string | undefined>>;
   /** The App's login; asked from `GET /app` on first use when not given. */
   selfLogin?: string;
@@ -58,6 +62,21 @@ export function registerAppSecrets(env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** How many deliveries' GitHub work runs at once; the App's default unless the variable is set. */
+export const CONCURRENCY_VARIABLE = 'SKILL_OPTIMIZER_APP_CONCURRENCY';
+
+export function workConcurrency(env: AppOptions['env']): number {
+  const text = env[CONCURRENCY_VARIABLE];
+  if (text === undefined || text === '') return DEFAULT_WORK_CONCURRENCY;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new SkillOptimizerError(
+      `${CONCURRENCY_VARIABLE} must be a positive whole number of deliveries worked on at once, got ${JSON.stringify(text)}; unset it for the default ${DEFAULT_WORK_CONCURRENCY}`,
+    );
+  }
+  return value;
+}
+
 export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
   return (app: Probot): void => {
     const secret = checkWebhookSecret(options.env);
@@ -77,7 +96,7 @@ export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
       return login;
     };
 
-    const queue = options.queue ?? new WorkQueue();
+    const queue = options.queue ?? new WorkQueue({ concurrency: workConcurrency(options.env) });
     if (options.shutdown !== undefined) {
       drainOnShutdown(queue, options.shutdown, {
         info: (message) => app.log.info(message),

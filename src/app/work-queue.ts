@@ -128,12 +128,9 @@ export class WorkQueue {
 
   #start(job: Job): void {
     this.#running.add(job);
-    let work: Promise<void>;
-    try {
-      work = job.run();
-    } catch (error) {
-      work = Promise.reject(error);
-    }
+    // Started on the next turn of the event loop: the answer to the delivery that queued the job
+    // is written first, before any of the job's own work.
+    const work = new Promise<void>((resolve) => setImmediate(resolve)).then(() => job.run());
     work
       .catch((error: unknown) => this.#onUncaught(error, job.label))
       .finally(() => {

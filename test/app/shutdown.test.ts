@@ -54,6 +54,7 @@ describe('drainOnShutdown', () => {
     const proc = fakeProcess();
     const { lines, log } = recorder();
     drainOnShutdown(queue, proc.signals, log, 5_000);
+    await new Promise((resolve) => setImmediate(resolve)); // the job has started
     proc.emit('SIGTERM');
     expect(() => queue.enqueue({ label: 'late', run: async () => {} })).toThrow(/shutting down/);
     expect(proc.exits).toEqual([]);

@@ -20,16 +20,23 @@ function heldJob(label: string) {
   return { job, finish, fail };
 }
 
+/** Lets the event loop turn a few times: a queued job starts on the turn after it is offered. */
+async function turns(count = 3): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('WorkQueue', () => {
   it('runs at most `concurrency` jobs at once and starts waiting ones in order', async () => {
     const queue = new WorkQueue({ concurrency: 2, backlog: 5 });
     const jobs = ['a', 'b', 'c', 'd'].map(heldJob);
     for (const { job } of jobs) queue.enqueue(job);
+    expect(jobs.some(({ job }) => job.started)).toBe(false); // not before the caller goes on
+    await turns();
     expect(jobs.map(({ job }) => job.started)).toEqual([true, true, false, false]);
     expect([queue.running, queue.waiting]).toEqual([2, 2]);
 
     jobs[1]?.finish();
-    await new Promise((resolve) => setImmediate(resolve));
+    await turns();
     expect(jobs.map(({ job }) => job.started)).toEqual([true, true, true, false]);
 
     let idle = false;
@@ -66,8 +73,9 @@ describe('WorkQueue', () => {
     const second = heldJob('second');
     queue.enqueue(first.job);
     queue.enqueue(second.job);
+    await turns();
     first.fail(new Error('boom'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await turns();
     expect(uncaught).toEqual([['first', 'boom']]);
     expect(second.job.started).toBe(true);
     second.finish();
@@ -84,7 +92,7 @@ describe('WorkQueue', () => {
     const slow = heldJob('delivery slow');
     queue.enqueue(quick.job);
     queue.enqueue(slow.job);
-    const draining = queue.drain(50);
+    const draining = queue.drain(100);
     expect(() => queue.enqueue(heldJob('late').job)).toThrow(/shutting down; late was not started/);
     quick.finish();
     expect(await draining).toEqual({ drained: false, unfinished: ['delivery slow'] });
