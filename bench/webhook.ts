@@ -3,7 +3,11 @@ import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { DEFAULT_WORK_CONCURRENCY } from '../src/app/work-queue.js';
 import { startWebhookApp } from './fixtures/webhook-app.js';
-import { type FakeGitHub, type Latency, startFakeGitHub } from './fixtures/webhook-github.js';
+import {
+  type FakeGitHubCounts,
+  type Latency,
+  startFakeGitHubProcess,
+} from './fixtures/webhook-github.js';
 import { median, percentile } from './measure.js';
 import { type Benchmark, type Log, type ResultRow, row } from './report.js';
 
@@ -180,11 +184,14 @@ async function drained(idle: () => Promise<void>, ms: number): Promise<number> {
 }
 
 /** Planned deliveries dispatched exactly once, and how many were dispatched more than once. */
-function dispatchedOnce(github: FakeGitHub, planned: Delivery[]): { once: number; twice: number } {
+function dispatchedOnce(
+  counts: FakeGitHubCounts,
+  planned: Delivery[],
+): { once: number; twice: number } {
   let once = 0;
   let twice = 0;
   for (const delivery of planned) {
-    const times = github.counts.dispatchesByComment.get(delivery.commentId) ?? 0;
+    const times = counts.dispatchesByComment.get(delivery.commentId) ?? 0;
     if (times === 1) once++;
     if (times > 1) twice++;
   }
@@ -200,7 +207,7 @@ function dispatchedOnce(github: FakeGitHub, planned: Delivery[]): { once: number
  * verified) runs in its own process on loopback. Each delivery is a distinct `/optimize` comment
  * from a writer, so the App does its whole job for each: verify and claim it, answer, then in its
  * work queue read the config (404), look up the permission (write), read the PR head and dispatch
- * the workflow (204), against a fake GitHub (in this process) that holds every answer for a
+ * the workflow (204), against a fake GitHub (in a third process) that holds every answer for a
  * seeded uniform 100–300 ms. The load is open-loop (see `openLoop`): 2,000 deliveries due every
  * 5 ms, each latency measured from its due time. After the load, the App's queue must drain and
  * every delivery must have been dispatched exactly once.
@@ -210,7 +217,7 @@ function dispatchedOnce(github: FakeGitHub, planned: Delivery[]): { once: number
  * GitHub asks; that delays the dispatch, not the answer to the delivery.
  */
 async function run(log: Log): Promise<ResultRow[]> {
-  const github = await startFakeGitHub({ latency: GITHUB_LATENCY });
+  const github = await startFakeGitHubProcess(GITHUB_LATENCY);
   const app = await startWebhookApp({
     secret: SECRET,
     githubUrl: github.url,
@@ -228,14 +235,14 @@ async function run(log: Log): Promise<ResultRow[]> {
     await app.answerTimes(); // the warm-up's are not counted
 
     const planned = batch(RATE * SECONDS);
-    const before = { ...github.counts };
+    const before = await github.counts();
     const cpuBefore = await app.cpuMs();
     const load = await openLoop(app.url, planned, RATE);
     const answers = await app.answerTimes(); // before the drain: only the load's answers
     const drainMs = await drained(() => app.idle(), DRAIN_TIMEOUT_MS);
     const cpuMs = (await app.cpuMs()) - cpuBefore;
-    const counts = github.counts;
-    const { once, twice } = dispatchedOnce(github, planned);
+    const counts = await github.counts();
+    const { once, twice } = dispatchedOnce(counts, planned);
     const p50 = median(load.latencies);
     const p99 = percentile(load.latencies, 99);
     const max = load.latencies.length === 0 ? Number.NaN : Math.max(...load.latencies);
