@@ -1,17 +1,11 @@
-import type { Context, Probot } from 'probot';
+import type { Probot } from 'probot';
 import { SkillOptimizerError } from '../errors.js';
 import { RecentEvents } from '../routing/dedupe.js';
 import { registerSecret } from '../text/redact.js';
-import { appLogin, githubPort } from './github-port.js';
-import {
-  type AcceptedEvent,
-  acceptEvent,
-  handleAccepted,
-  MARKERS,
-  WORKFLOW_FILE,
-} from './handlers.js';
+import { workAfterAnswer } from './after-answer.js';
+import { appLogin } from './github-port.js';
+import { acceptEvent, WORKFLOW_FILE } from './handlers.js';
 import { drainOnShutdown, type ShutdownSignals } from './shutdown.js';
-import { failureForLog, failureReason, renderStartFailure } from './start-failure.js';
 import { checkWebhookSecret } from './webhook-secret.js';
 import { DEFAULT_WORK_CONCURRENCY, WorkQueue } from './work-queue.js';
 
@@ -103,66 +97,7 @@ export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
         error: (message) => app.log.error(message),
       });
     }
-    const settings = (self: string) => ({ selfLogin: self, recent, workflowFile });
-
-    /** The GitHub work of one accepted delivery; never throws. */
-    const work = async (accepted: AcceptedEvent, context: Context): Promise<void> => {
-      const delivery = { delivery: context.id, event: context.name };
-      let self: string | null = null;
-      try {
-        self = await selfLogin();
-        const outcome = await handleAccepted(
-          accepted,
-          githubPort(context.octokit, self),
-          settings(self),
-        );
-        context.log.info({ ...delivery, outcome }, `skill-optimizer: ${outcome.kind}`);
-      } catch (error) {
-        recent.release(accepted.keys); // a redelivery may try again
-        context.log.error(
-          { ...delivery, error: failureForLog(error) },
-          `skill-optimizer: could not act on delivery ${context.id}: ${failureReason(error)}`,
-        );
-        await reportFailure(accepted, context, self, error);
-      }
-    };
-
-    /** The failure as the bot's marked comment on the PR, when the event names one. */
-    const reportFailure = async (
-      accepted: AcceptedEvent,
-      context: Context,
-      self: string | null,
-      error: unknown,
-    ): Promise<void> => {
-      if (accepted.issueNumber === null) return;
-      if (self === null) {
-        // Without its own login the bot cannot find its earlier comment to edit in place.
-        context.log.error(
-          { delivery: context.id },
-          `skill-optimizer: the failure of delivery ${context.id} was not reported on #${accepted.issueNumber}: the App's own login is unknown`,
-        );
-        return;
-      }
-      const body = renderStartFailure({
-        marker: MARKERS.failure,
-        eventName: context.name,
-        deliveryId: context.id,
-        error,
-      });
-      try {
-        await githubPort(context.octokit, self).upsertComment(
-          accepted.repo,
-          accepted.issueNumber,
-          MARKERS.failure,
-          body,
-        );
-      } catch (reportError) {
-        context.log.error(
-          { delivery: context.id, error: failureForLog(reportError) },
-          `skill-optimizer: could not report the failure of delivery ${context.id} on #${accepted.issueNumber}: ${failureReason(reportError)}`,
-        );
-      }
-    };
+    const work = workAfterAnswer({ selfLogin, recent, workflowFile });
 
     app.on(['pull_request', 'issue_comment', 'pull_request_review'], async (context) => {
       const accepted = acceptEvent(
