@@ -1,11 +1,12 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_WORK_CONCURRENCY } from '../src/app/work-queue.js';
 import { startWebhookApp } from './fixtures/webhook-app.js';
 import {
-  type FakeGitHub,
   type FakeGitHubCounts,
-  startFakeGitHub,
+  type Latency,
+  startFakeGitHubProcess,
 } from './fixtures/webhook-github.js';
 import { median, percentile } from './measure.js';
 import { type Benchmark, type Log, type ResultRow, row } from './report.js';
@@ -13,46 +14,21 @@ import { type Benchmark, type Log, type ResultRow, row } from './report.js';
 const NAME = 'webhook';
 const RATE = 200; // signed deliveries per second
 const SECONDS = 10;
-const CONNECTIONS = 10;
-const WARMUP = 100;
-const SEQUENTIAL = 200;
+const WARMUP_RATE = 100;
+const WARMUP = 200;
+const GITHUB_LATENCY: Latency = { minMs: 100, maxMs: 300, seed: 10 };
+/**
+ * The App's work queue as deployed: 32 deliveries' GitHub work at once, about 40 deliveries a
+ * second at 4 calls × 200 ms, so a 200/s burst is answered at once and acted on over the
+ * following seconds (the drain time is reported).
+ */
+const WORK_CONCURRENCY = DEFAULT_WORK_CONCURRENCY;
+/** Keep-alive sockets of the load client: more than can be in flight at the target latency. */
+const SOCKETS = 256;
+const REQUEST_TIMEOUT_MS = 10_000;
+const DRAIN_TIMEOUT_MS = 120_000;
 const SECRET = 'bench-webhook-secret';
 const SELF = 'skill-optimizer[bot]';
-
-/** The part of autocannon's API used here (the package ships no types). */
-interface LoadRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-interface LoadResult {
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  '2xx': number;
-  /** `total`: responses read. */
-  requests: { total: number };
-  duration: number;
-}
-interface LoadInstance extends PromiseLike<LoadResult> {
-  on(
-    event: 'response',
-    listener: (client: unknown, status: number, bytes: number, ms: number) => void,
-  ): void;
-  stop(): void;
-}
-type Autocannon = (opts: {
-  url: string;
-  connections: number;
-  overallRate: number;
-  duration: number;
-  timeout: number;
-  ignoreCoordinatedOmission: boolean;
-  requests: Array<{ setupRequest: (request: LoadRequest) => LoadRequest }>;
-}) => LoadInstance;
-
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 interface Definition {
   name: string;
@@ -66,6 +42,7 @@ interface Definition {
  */
 interface Delivery {
   id: string;
+  commentId: string;
   body: string;
   signature: string;
 }
@@ -88,16 +65,18 @@ function deliveries(): (n: number) => Delivery {
   payload.comment.user = writer;
   payload.sender = writer;
   return (n) => {
-    payload.comment.id = 1_000_000 + n;
+    const commentId = 1_000_000 + n;
+    payload.comment.id = commentId;
     const body = JSON.stringify(payload);
     const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-    return { id: randomUUID(), body, signature };
+    return { id: randomUUID(), commentId: String(commentId), body, signature };
   };
 }
 
-function headers(delivery: Delivery): Record<string, string> {
+function headers(delivery: Delivery): Record<string, string | number> {
   return {
     'content-type': 'application/json',
+    'content-length': Buffer.byteLength(delivery.body),
     'user-agent': 'GitHub-Hookshot/bench',
     'x-github-event': 'issue_comment',
     'x-github-delivery': delivery.id,
@@ -105,173 +84,212 @@ function headers(delivery: Delivery): Record<string, string> {
   };
 }
 
-function snapshot(counts: FakeGitHubCounts): FakeGitHubCounts {
-  return { ...counts, unexpectedSamples: [...counts.unexpectedSamples] };
-}
-
-interface Phase {
-  rate: number;
-  seconds: number;
-  /** Answered, refused or failed: the requests that count. */
-  settled: number;
-  answered: number;
-  dispatched: number;
-  errors: number;
-  p50: number;
-  p99: number;
-  max: number;
-  appCpuMs: number;
-}
-
-interface Rig {
-  url: string;
-  github: FakeGitHub;
-  cpuMs(): Promise<number>;
-  next(): Delivery;
-}
-
-/** Holds `rate` signed deliveries per second for `seconds` with autocannon and sums it up. */
-async function phase(rig: Rig, rate: number, seconds: number, log: Log): Promise<Phase> {
-  const before = snapshot(rig.github.counts);
-  const cpuBefore = await rig.cpuMs();
-  const latencies: number[] = [];
-  const instance = autocannon({
-    url: rig.url,
-    connections: CONNECTIONS,
-    overallRate: rate,
-    duration: seconds,
-    timeout: 10,
-    ignoreCoordinatedOmission: true,
-    requests: [
-      {
-        setupRequest: (request) => {
-          const delivery = rig.next();
-          return { ...request, method: 'POST', headers: headers(delivery), body: delivery.body };
-        },
-      },
-    ],
-  });
-  instance.on('response', (_client, status, _bytes, ms) => {
-    if (status >= 200 && status < 300) latencies.push(ms);
-  });
-  const deadline = setTimeout(() => instance.stop(), (seconds + 20) * 1000);
-  const result = await instance;
-  clearTimeout(deadline);
-  await sleep(1_000); // requests cut off when the load stopped finish in the App
-  const cpuSpent = (await rig.cpuMs()) - cpuBefore;
-
-  const counts = rig.github.counts;
-  const dispatched = counts.dispatch - before.dispatch;
-  const unexpected = counts.unexpected - before.unexpected;
-  const missing = Math.max(0, result['2xx'] - dispatched);
-  const out: Phase = {
-    rate,
-    seconds,
-    settled: result['2xx'] + result.non2xx + result.errors,
-    answered: result['2xx'],
-    dispatched,
-    errors: result.errors + result.non2xx + missing + unexpected,
-    p50: median(latencies),
-    p99: percentile(latencies, 99),
-    max: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
-    appCpuMs: cpuSpent / Math.max(1, dispatched),
-  };
-  log(
-    `  ${rate}/s for ${seconds} s: ${out.answered} signed deliveries answered 2xx ` +
-      `(${(result.requests.total / result.duration).toFixed(0)}/s), ${dispatched} workflow dispatches; ` +
-      `latency p50 ${out.p50.toFixed(1)} ms, p99 ${out.p99.toFixed(1)} ms, max ${out.max.toFixed(1)} ms; ` +
-      `App process CPU ${out.appCpuMs.toFixed(2)} ms per delivery`,
-  );
-  log(
-    `    errors: ${result.errors} socket (${result.timeouts} timeouts), ${result.non2xx} non-2xx, ` +
-      `${missing} answered without a dispatch, ${unexpected} unexpected GitHub calls` +
-      (counts.unexpectedSamples.length > 0 ? ` (${counts.unexpectedSamples.join('; ')})` : ''),
-  );
-  return out;
-}
-
-/** Sends one delivery and waits for its answer, which must be 200; returns the latency in ms. */
-async function deliverOne(rig: Rig): Promise<number> {
-  const delivery = rig.next();
-  const started = performance.now();
-  const response = await fetch(rig.url, {
-    method: 'POST',
-    headers: headers(delivery),
-    body: delivery.body,
-  });
-  await response.arrayBuffer();
-  const ms = performance.now() - started;
-  if (response.status !== 200) throw new Error(`a delivery was answered ${response.status}`);
-  return ms;
+interface Load {
+  /** Per answered-2xx request: ms from its *scheduled* send time to the end of its answer. */
+  latencies: number[];
+  served: number;
+  /** Non-2xx answers, socket errors and timeouts, with a few samples for the log. */
+  failed: number;
+  failures: string[];
+  /** How late the client itself sent each request (ms after its due time). */
+  sendLags: number[];
+  wallMs: number;
 }
 
 /**
- * One delivery at a time: WARMUP unmeasured, then SEQUENTIAL measured (the handler's latency with
- * nothing queued ahead of it). Each must be answered 200 and dispatch exactly once.
+ * Open-loop load: request i is due at start + i / rate whatever happened to the earlier ones, and
+ * its latency runs from that due time, not from when it was actually sent. A slow App (or a
+ * client that fell behind) therefore shows in every request that waited, not only in the one it
+ * was busy with: no coordinated omission.
  */
-async function oneAtATime(rig: Rig): Promise<number[]> {
-  const before = rig.github.counts.dispatch;
-  for (let i = 0; i < WARMUP; i++) await deliverOne(rig);
-  const latencies: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) latencies.push(await deliverOne(rig));
-  const counts = rig.github.counts;
-  if (counts.dispatch - before !== WARMUP + SEQUENTIAL || counts.unexpected > 0) {
-    throw new Error(`the App did not dispatch once per delivery: ${JSON.stringify(counts)}`);
+function openLoop(url: string, planned: Delivery[], rate: number): Promise<Load> {
+  const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS });
+  const interval = 1000 / rate;
+  const done = new Array<boolean>(planned.length).fill(false);
+  const load: Load = {
+    latencies: [],
+    served: 0,
+    failed: 0,
+    failures: [],
+    sendLags: [],
+    wallMs: 0,
+  };
+  const start = performance.now() + 20;
+  let next = 0;
+  let settled = 0;
+  return new Promise((resolve) => {
+    const finish = (index: number, due: number, failure: string | null): void => {
+      if (done[index] === true) return;
+      done[index] = true;
+      if (failure === null) {
+        load.served++;
+        load.latencies.push(performance.now() - due);
+      } else {
+        load.failed++;
+        if (load.failures.length < 5) load.failures.push(failure);
+      }
+      settled++;
+      if (settled === planned.length) {
+        load.wallMs = performance.now() - start;
+        agent.destroy();
+        resolve(load);
+      }
+    };
+    const send = (index: number, due: number): void => {
+      const delivery = planned[index] as Delivery;
+      load.sendLags.push(performance.now() - due);
+      const req = request(
+        url,
+        { method: 'POST', agent, headers: headers(delivery), timeout: REQUEST_TIMEOUT_MS },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          res.resume();
+          res.on('end', () =>
+            finish(index, due, status >= 200 && status < 300 ? null : `answered ${status}`),
+          );
+          res.on('error', (error) => finish(index, due, error.message));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms`)));
+      req.on('error', (error) => finish(index, due, error.message));
+      req.end(delivery.body);
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (next < planned.length && start + next * interval <= now) {
+        send(next, start + next * interval);
+        next++;
+      }
+      if (next < planned.length) {
+        setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
+      }
+    };
+    setTimeout(tick, Math.max(0, start - performance.now()));
+  });
+}
+
+/** Waits until the App has no GitHub work left; throws when that takes longer than `ms`. */
+async function drained(idle: () => Promise<void>, ms: number): Promise<number> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the App still had GitHub work after ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([idle(), late]);
+  } finally {
+    clearTimeout(timer);
   }
-  return latencies;
+  return performance.now() - started;
+}
+
+/** Planned deliveries dispatched exactly once, and how many were dispatched more than once. */
+function dispatchedOnce(
+  counts: FakeGitHubCounts,
+  planned: Delivery[],
+): { once: number; twice: number } {
+  let once = 0;
+  let twice = 0;
+  for (const delivery of planned) {
+    const times = counts.dispatchesByComment.get(delivery.commentId) ?? 0;
+    if (times === 1) once++;
+    if (times > 1) twice++;
+  }
+  return { once, twice };
 }
 
 /**
- * Target: the App's webhook handler answers with p99 < 50 ms at 200 signed deliveries per second.
+ * Target: the App answers signed deliveries with p99 < 50 ms at 200 per second, every one of them
+ * answered 2xx, while GitHub takes 100–300 ms per call; after the load its work queue drains and
+ * every delivery has been dispatched exactly once.
+ *
  * The App (probot behind `createNodeMiddleware`, webhook secret set, so every signature is
- * verified) runs in its own process on loopback; each delivery is a distinct `/optimize` comment
- * from a writer, so the App does its whole job for each: verify, deduplicate, read the config
- * (404), look up the permission (write) and dispatch the workflow (204), all against a fake
- * GitHub on loopback, before it answers. autocannon holds 200 requests/s for 10 s over 10
- * connections; its rate limit sends each connection's share as soon as it can at the start of
- * every second, so deliveries arrive in bursts of up to 10 at once (harsher than evenly spaced).
- * Latencies are autocannon's per-response times (coordinated-omission correction off: with a
- * per-connection rate it would insert 1 ms-spaced synthetic samples below each real one).
- * Before the load, deliveries sent one at a time give the handler's latency with nothing queued
- * ahead of it; the App process's CPU time per delivery says what rate one core can carry.
+ * verified) runs in its own process on loopback. Each delivery is a distinct `/optimize` comment
+ * from a writer, so the App does its whole job for each: verify and claim it, answer, then in its
+ * work queue read the config (404), look up the permission (write), read the PR head and dispatch
+ * the workflow (204), against a fake GitHub (in a third process) that holds every answer for a
+ * seeded uniform 100–300 ms. The load is open-loop (see `openLoop`): 2,000 deliveries due every
+ * 5 ms, each latency measured from its due time. After the load, the App's queue must drain and
+ * every delivery must have been dispatched exactly once.
  *
  * The App's octokit has retry and throttling off here. In production `probot run` turns on
  * octokit's throttling, which spaces an installation's writes (the dispatch) one second apart as
- * GitHub asks; one repository sending 200 commands a second would queue there by design, so this
- * figure is the App's own cost per delivery, not GitHub's pace.
+ * GitHub asks; that delays the dispatch, not the answer to the delivery.
  */
 async function run(log: Log): Promise<ResultRow[]> {
-  const github = await startFakeGitHub();
-  const app = await startWebhookApp({ secret: SECRET, githubUrl: github.url, selfLogin: SELF });
+  const github = await startFakeGitHubProcess(GITHUB_LATENCY);
+  const app = await startWebhookApp({
+    secret: SECRET,
+    githubUrl: github.url,
+    selfLogin: SELF,
+    concurrency: WORK_CONCURRENCY,
+  });
   try {
     const make = deliveries();
     let n = 0;
-    const rig: Rig = { url: app.url, github, cpuMs: () => app.cpuMs(), next: () => make(n++) };
-    const single = await oneAtATime(rig);
+    const batch = (count: number) => Array.from({ length: count }, () => make(n++));
+
+    const warmup = batch(WARMUP);
+    await openLoop(app.url, warmup, WARMUP_RATE);
+    await drained(() => app.idle(), DRAIN_TIMEOUT_MS);
+    await app.answerTimes(); // the warm-up's are not counted
+
+    const planned = batch(RATE * SECONDS);
+    const before = await github.counts();
+    const cpuBefore = await app.cpuMs();
+    const load = await openLoop(app.url, planned, RATE);
+    const answers = await app.answerTimes(); // before the drain: only the load's answers
+    const drainMs = await drained(() => app.idle(), DRAIN_TIMEOUT_MS);
+    const cpuMs = (await app.cpuMs()) - cpuBefore;
+    const counts = await github.counts();
+    const { once, twice } = dispatchedOnce(counts, planned);
+    const p50 = median(load.latencies);
+    const p99 = percentile(load.latencies, 99);
+    const max = load.latencies.length === 0 ? Number.NaN : Math.max(...load.latencies);
+
     log(
-      `  one at a time (${SEQUENTIAL} deliveries after ${WARMUP} unmeasured): ` +
-        `p50 ${median(single).toFixed(1)} ms, p99 ${percentile(single, 99).toFixed(1)} ms`,
+      `  GitHub latency ${GITHUB_LATENCY.minMs}–${GITHUB_LATENCY.maxMs} ms per call (uniform, seed ${GITHUB_LATENCY.seed}); App work queue ${WORK_CONCURRENCY} at once; ${WARMUP} unmeasured deliveries first`,
     );
-    const full = await phase(rig, RATE, SECONDS, log);
-    log(`  one core carries about ${(1000 / full.appCpuMs).toFixed(0)} deliveries/s of App work`);
+    log(
+      `  ${RATE}/s for ${SECONDS} s, open loop: ${load.served} of ${planned.length} planned deliveries answered 2xx in ${(load.wallMs / 1000).toFixed(1)} s; ` +
+        `latency from due time p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ` +
+        `the client sent p99 ${percentile(load.sendLags, 99).toFixed(1)} ms, at most ${Math.max(...load.sendLags).toFixed(1)} ms late`,
+    );
+    log(
+      `  the App's own answer time (headers parsed → answer written): p50 ${median(answers).toFixed(1)} ms, ` +
+        `p99 ${percentile(answers, 99).toFixed(1)} ms, max ${Math.max(...answers).toFixed(1)} ms`,
+    );
+    log(
+      `    failures: ${load.failed}${load.failures.length > 0 ? ` (${load.failures.join('; ')})` : ''}; ` +
+        `after the load the App's GitHub work drained in ${drainMs.toFixed(0)} ms: ` +
+        `${once} of ${planned.length} dispatched exactly once, ${twice} more than once; ` +
+        `GitHub calls: ${counts.config - before.config} config, ${counts.permission - before.permission} permission, ` +
+        `${counts.pull - before.pull} pull, ${counts.dispatch - before.dispatch} dispatch, ${counts.unexpected - before.unexpected} unexpected` +
+        (counts.unexpectedSamples.length > 0 ? ` (${counts.unexpectedSamples.join('; ')})` : ''),
+    );
+    const actedPerSecond = planned.length / ((load.wallMs + drainMs) / 1000);
+    log(
+      `  App process CPU ${(cpuMs / planned.length).toFixed(2)} ms per delivery (answer and GitHub work); ` +
+        `deliveries acted on ${actedPerSecond.toFixed(0)}/s from the first due time to the drained queue`,
+    );
     return [
-      row(NAME, `p99 latency at ${RATE} req/s`, full.p99, 'ms', { op: '<', value: 50 }),
-      row(NAME, `p50 latency at ${RATE} req/s`, full.p50, 'ms'),
-      row(NAME, `max latency at ${RATE} req/s`, full.max, 'ms'),
-      row(NAME, `answered / planned at ${RATE} req/s`, full.answered / (RATE * SECONDS), 'ratio'),
-      row(
-        NAME,
-        `errors at ${RATE} req/s (share of requests)`,
-        full.errors / Math.max(1, full.settled),
-        '%',
-        {
-          op: '<',
-          value: 0.001,
-        },
-      ),
-      row(NAME, 'App CPU per delivery', full.appCpuMs, 'ms'),
-      row(NAME, 'p50 latency, one at a time', median(single), 'ms'),
-      row(NAME, 'p99 latency, one at a time', percentile(single, 99), 'ms'),
+      row(NAME, `p99 latency at ${RATE} req/s, GitHub 100-300 ms`, p99, 'ms', {
+        op: '<',
+        value: 50,
+      }),
+      row(NAME, `p50 latency at ${RATE} req/s`, p50, 'ms'),
+      row(NAME, `max latency at ${RATE} req/s`, max, 'ms'),
+      row(NAME, `App-side answer time p99 at ${RATE} req/s`, percentile(answers, 99), 'ms'),
+      row(NAME, `served / planned at ${RATE} req/s`, load.served / planned.length, 'ratio', {
+        op: '>=',
+        value: 1,
+      }),
+      row(NAME, 'dispatched exactly once / planned, after drain', once / planned.length, 'ratio', {
+        op: '>=',
+        value: 1,
+      }),
+      row(NAME, 'App CPU per delivery', cpuMs / planned.length, 'ms'),
+      row(NAME, 'queue drain after the load', drainMs, 'ms'),
     ];
   } finally {
     await app.close();

@@ -17,10 +17,11 @@ import { parseTrackerState } from '../routing/tracker.js';
 import type { AppPort, PullSummary, Repo } from './github-port.js';
 
 /**
- * The App's part of the work (docs/chain.md, docs/security.md), kept cheap so webhooks are answered fast:
- * deduplicate, read the config from the default branch, route (which authorises), then either
- * reply on the PR (refusals, `/optimize status`, stale approvals) or start the chain in GitHub
- * Actions with one `workflow_dispatch`. Nothing here runs a step.
+ * The App's part of the work (docs/chain.md, docs/security.md): deduplicate (before the delivery
+ * is answered: `acceptEvent`), then, after the answer (`handleAccepted`), read the config from
+ * the default branch, route (which authorises), then either reply on the PR (refusals,
+ * `/optimize status`, stale approvals) or start the chain in GitHub Actions with one
+ * `workflow_dispatch`. Nothing here runs a step.
  */
 
 export const WORKFLOW_FILE = 'skill-optimizer.yml';
@@ -30,6 +31,7 @@ export const MARKERS = {
   status: '<!-- skill-optimizer:status -->',
   config: '<!-- skill-optimizer:config-error -->',
   review: '<!-- skill-optimizer:review-answer -->',
+  failure: '<!-- skill-optimizer:start-failure -->',
 } as const;
 
 export interface HandlerSettings {
@@ -145,28 +147,56 @@ function dedupeKeys(event: WebhookEvent, shape: Prefiltered): string[] {
   return keys;
 }
 
-export async function handleEvent(
+/** A delivery that may act, its dedupe keys claimed: the GitHub work is still to do. */
+export interface AcceptedEvent {
+  kind: 'accepted';
+  event: WebhookEvent;
+  keys: string[];
+  /** The PR or issue the event is about, where failures are reported; null when none. */
+  issueNumber: number | null;
+  repo: Repo;
+  shape: Prefiltered;
+}
+
+/**
+ * The part of handling done before the delivery is answered: no GitHub call, no I/O. Drops
+ * events that cannot act and claims the dedupe keys of the others, so a redelivery that arrives
+ * while the first is still being worked on is already a duplicate.
+ */
+export function acceptEvent(
   event: WebhookEvent,
-  port: AppPort,
-  settings: HandlerSettings,
-): Promise<HandleOutcome> {
+  recent: RecentEvents,
+): AcceptedEvent | Extract<HandleOutcome, { kind: 'ignored' | 'duplicate' }> {
   const shape = prefilter.safeParse(event.payload);
   if (!shape.success || !mightAct(event.name, shape.data)) {
     return { kind: 'ignored', reason: `${event.name} cannot start or steer a run` };
   }
   const keys = dedupeKeys(event, shape.data);
-  if (!settings.recent.claim(keys)) {
-    return {
-      kind: 'duplicate',
-      key: keys.find((key) => settings.recent.has(key)) ?? keys[0] ?? '',
-    };
+  if (!recent.claim(keys)) {
+    return { kind: 'duplicate', key: keys.find((key) => recent.has(key)) ?? keys[0] ?? '' };
   }
-  try {
-    return await handleOnce(event, shape.data, port, settings);
-  } catch (error) {
-    settings.recent.release(keys);
-    throw error;
-  }
+  const repository = shape.data.repository;
+  return {
+    kind: 'accepted',
+    event,
+    keys,
+    issueNumber: shape.data.issue?.number ?? shape.data.pull_request?.number ?? null,
+    repo: { owner: repository.owner.login, repo: repository.name },
+    shape: shape.data,
+  };
+}
+
+/**
+ * The GitHub work of an accepted delivery: config, routing (which asks for the sender's
+ * permission), then a reply or a dispatch. On a failure the caller releases `accepted.keys`, so
+ * GitHub's redelivery can try again.
+ */
+export function handleAccepted(
+  accepted: AcceptedEvent,
+  port: AppPort,
+  settings: HandlerSettings,
+): Promise<HandleOutcome> {
+  return handleOnce(accepted.event, accepted.shape, port, settings);
 }
 
 async function handleOnce(

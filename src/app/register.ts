@@ -1,23 +1,39 @@
 import type { Probot } from 'probot';
+import { SkillOptimizerError } from '../errors.js';
 import { RecentEvents } from '../routing/dedupe.js';
 import { registerSecret } from '../text/redact.js';
-import { appLogin, githubPort } from './github-port.js';
-import { handleEvent, WORKFLOW_FILE } from './handlers.js';
+import { workAfterAnswer } from './after-answer.js';
+import { appLogin } from './github-port.js';
+import { acceptEvent, WORKFLOW_FILE } from './handlers.js';
+import { drainOnShutdown, type ShutdownSignals } from './shutdown.js';
 import { checkWebhookSecret } from './webhook-secret.js';
+import { DEFAULT_WORK_CONCURRENCY, WorkQueue } from './work-queue.js';
 
 /**
  * Wires the handlers into probot. Probot verifies webhook signatures before any handler runs;
  * loading refuses to go on without a real WEBHOOK_SECRET in `env` (see webhook-secret.ts).
+ *
+ * Probot answers a delivery only when every handler has returned, so the handler does only the
+ * local part (drop what cannot act, claim the dedupe keys) and queues the GitHub work: the
+ * delivery is answered before any GitHub call. The work's failures are logged (redacted) and
+ * reported on the PR with the bot's marked comment.
  */
 
 export interface AppOptions {
-  /** The process environment: WEBHOOK_SECRET (or SKILL_OPTIMIZER_INSECURE_DEV=1) is required. */
+  /**
+   * The process environment: WEBHOOK_SECRET (or SKILL_OPTIMIZER_INSECURE_DEV=1) is required;
+   * SKILL_OPTIMIZER_APP_CONCURRENCY optionally sets how many deliveries are worked on at once.
+   */
   env: Readonly<Record<string, string | undefined>>;
   /** The App's login; asked from `GET /app` on first use when not given. */
   selfLogin?: string;
   /** Remembers delivery and comment ids; one per process by default. */
   recent?: RecentEvents;
   workflowFile?: string;
+  /** Runs the GitHub work after each answer; tests await its `idle()`. One per App by default. */
+  queue?: WorkQueue;
+  /** When given (the deployed App passes `process`), SIGTERM/SIGINT drain the queue first. */
+  shutdown?: ShutdownSignals;
 }
 
 /** The App's credentials probot reads from its environment. */
@@ -40,6 +56,21 @@ export function registerAppSecrets(env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** How many deliveries' GitHub work runs at once; the App's default unless the variable is set. */
+export const CONCURRENCY_VARIABLE = 'SKILL_OPTIMIZER_APP_CONCURRENCY';
+
+export function workConcurrency(env: AppOptions['env']): number {
+  const text = env[CONCURRENCY_VARIABLE];
+  if (text === undefined || text === '') return DEFAULT_WORK_CONCURRENCY;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+    throw new SkillOptimizerError(
+      `${CONCURRENCY_VARIABLE} must be a positive whole number of deliveries worked on at once, got ${JSON.stringify(text)}; unset it for the default ${DEFAULT_WORK_CONCURRENCY}`,
+    );
+  }
+  return value;
+}
+
 export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
   return (app: Probot): void => {
     const secret = checkWebhookSecret(options.env);
@@ -59,17 +90,33 @@ export function skillOptimizerApp(options: AppOptions): (app: Probot) => void {
       return login;
     };
 
+    const queue = options.queue ?? new WorkQueue({ concurrency: workConcurrency(options.env) });
+    if (options.shutdown !== undefined) {
+      drainOnShutdown(queue, options.shutdown, {
+        info: (message) => app.log.info(message),
+        error: (message) => app.log.error(message),
+      });
+    }
+    const work = workAfterAnswer({ selfLogin, recent, workflowFile });
+
     app.on(['pull_request', 'issue_comment', 'pull_request_review'], async (context) => {
-      const self = await selfLogin();
-      const outcome = await handleEvent(
+      const accepted = acceptEvent(
         { id: context.id, name: context.name, payload: context.payload },
-        githubPort(context.octokit, self),
-        { selfLogin: self, recent, workflowFile },
+        recent,
       );
-      context.log.info(
-        { delivery: context.id, event: context.name, outcome },
-        `skill-optimizer: ${outcome.kind}`,
-      );
+      if (accepted.kind !== 'accepted') {
+        context.log.info(
+          { delivery: context.id, event: context.name, outcome: accepted },
+          `skill-optimizer: ${accepted.kind}`,
+        );
+        return;
+      }
+      try {
+        queue.enqueue({ label: `delivery ${context.id}`, run: () => work(accepted, context) });
+      } catch (error) {
+        recent.release(accepted.keys); // refused now: the delivery is answered with an error
+        throw error;
+      }
     });
   };
 }
