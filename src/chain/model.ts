@@ -1,6 +1,7 @@
 import type { MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { withCacheWarming } from '../model/cache-warm.js';
 import type { ModelClient } from '../model/client.js';
 import { contextBudget, estimateRequestTokens } from '../model/context-window.js';
 import { callStructured, toolInputSchema } from '../model/structured.js';
@@ -104,10 +105,13 @@ function userMessage(prompt: Pick<RolePrompt, 'shared' | 'task'>): MessageParam 
 const MIN_ROOM = 2 * Math.ceil((1.5 * MAX_READ_CHARS) / 3);
 
 export function createChainModel(
-  client: ModelClient,
+  model: ModelClient,
   models: Config['models'],
   options: ChainModelOptions,
 ): ChainModel {
+  // Parallel calls of a role (steps 4 and 5 per probe) share their instructions and inputs: the
+  // first one writes them to the prompt cache before the rest start (see model/cache-warm.ts).
+  const client = withCacheWarming(model);
   return {
     async call(role, prompt, output, signal) {
       const system = await renderPrompt('subagent-system', {});

@@ -7,6 +7,7 @@ import type {
   TextBlockParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
+import { CacheWarmer } from '../../model/cache-warm.js';
 import { TRIAL_HEADER } from '../../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../../model/usage.js';
 import { renderPrompt } from '../../prompts/render.js';
@@ -35,6 +36,11 @@ export interface MessagesRunnerDeps {
   /** Largest workspace a trial may leave behind (disk-heavy outputs end the trial). */
   maxWorkspaceBytes?: number;
   now?: () => number;
+  /**
+   * Holds a trial's call while another trial's call in flight is writing a prompt prefix they
+   * share, so it reads the prefix instead of writing it again (default: one warmer per runner).
+   */
+  cacheWarmer?: CacheWarmer;
 }
 
 const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
@@ -46,6 +52,7 @@ const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
 export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
   const now = deps.now ?? Date.now;
   const maxBytes = deps.maxWorkspaceBytes ?? DEFAULT_MAX_WORKSPACE_BYTES;
+  const warmer = deps.cacheWarmer ?? new CacheWarmer();
 
   return {
     name: 'messages',
@@ -83,15 +90,19 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
           );
         let reply: Message;
         try {
-          reply = await deps.model.create(
-            {
-              model: input.model,
-              max_tokens: limits.max_output_tokens,
-              system,
-              tools: cachedTools,
-              messages: withTrailingCacheMark(messages),
-            },
-            { tag: 'trial', signal, headers: { [TRIAL_HEADER]: trialName } },
+          const params = {
+            model: input.model,
+            max_tokens: limits.max_output_tokens,
+            system,
+            tools: cachedTools,
+            messages: withTrailingCacheMark(messages),
+          };
+          reply = await warmer.run(params, () =>
+            deps.model.create(params, {
+              tag: 'trial',
+              signal,
+              headers: { [TRIAL_HEADER]: trialName },
+            }),
           );
         } catch (error) {
           if (timeout.aborted)
