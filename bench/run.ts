@@ -4,6 +4,7 @@ import { cacheBenchmark } from './cache-share.js';
 import { chainDemoBenchmark } from './chain-demo.js';
 import { chainParallelBenchmark } from './chain-parallel.js';
 import { concurrencyBenchmark } from './concurrency.js';
+import { demoCostBenchmark } from './demo-cost.js';
 import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from './report.js';
 import { memoryBenchmark } from './rss.js';
 import { sandboxBenchmark } from './sandbox-overhead.js';
@@ -22,6 +23,7 @@ const BENCHMARKS: Benchmark[] = [
   cacheBenchmark,
   chainParallelBenchmark,
   chainDemoBenchmark,
+  demoCostBenchmark,
   webhookBenchmark,
 ];
 
