@@ -64,7 +64,11 @@ export function cacheShareByModel(spans: TrialSpan[]): ModelShare[] {
   });
 }
 
-async function measure(concurrency: number, sandbox: Sandbox): Promise<ModelShare[]> {
+async function measure(
+  concurrency: number,
+  sandbox: Sandbox,
+  warmCache = true,
+): Promise<ModelShare[]> {
   const suite = await loadSuite(join(EXAMPLE, 'suite.yml'), { concurrency });
   const run = await runScriptedBench({
     suite,
@@ -72,6 +76,7 @@ async function measure(concurrency: number, sandbox: Sandbox): Promise<ModelShar
     sandbox,
     latencyMs: LATENCY_MS,
     placement: 'in-process',
+    warmCache,
   });
   assertAllRan(run.result.records, suite.probes.length * suite.models.length * suite.trials);
   return cacheShareByModel(run.spans);
@@ -111,6 +116,16 @@ export const cacheBenchmark: Benchmark = {
           row(NAME, `read share all trials, ${s.model}, C=${concurrency}`, s.all, '%'),
         );
       }
+    }
+    for (const s of await measure(4, sandbox, false)) {
+      rows.push(
+        row(
+          NAME,
+          `read share after first trial, ${s.model}, C=4 without warm-up`,
+          s.afterFirst,
+          '%',
+        ),
+      );
     }
     return rows;
   },

@@ -38,9 +38,10 @@ export interface MessagesRunnerDeps {
   now?: () => number;
   /**
    * Holds a trial's call while another trial's call in flight is writing a prompt prefix they
-   * share, so it reads the prefix instead of writing it again (default: one warmer per runner).
+   * share, so it reads the prefix instead of writing it again (default: one warmer per runner;
+   * null sends every call at once).
    */
-  cacheWarmer?: CacheWarmer;
+  cacheWarmer?: CacheWarmer | null;
 }
 
 const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
@@ -52,7 +53,7 @@ const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
 export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
   const now = deps.now ?? Date.now;
   const maxBytes = deps.maxWorkspaceBytes ?? DEFAULT_MAX_WORKSPACE_BYTES;
-  const warmer = deps.cacheWarmer ?? new CacheWarmer();
+  const warmer = deps.cacheWarmer === undefined ? new CacheWarmer() : deps.cacheWarmer;
 
   return {
     name: 'messages',
@@ -97,13 +98,13 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
             tools: cachedTools,
             messages: withTrailingCacheMark(messages),
           };
-          reply = await warmer.run(params, () =>
+          const send = () =>
             deps.model.create(params, {
               tag: 'trial',
               signal,
               headers: { [TRIAL_HEADER]: trialName },
-            }),
-          );
+            });
+          reply = await (warmer === null ? send() : warmer.run(params, send));
         } catch (error) {
           if (timeout.aborted)
             return finish('timeout', `trial timed out after ${limits.timeout_s} s`);
