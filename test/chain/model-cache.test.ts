@@ -27,7 +27,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function setUp(latencyMs: number) {
+async function setUp(latencyMs: number, warmCache?: boolean) {
   const server = await startScriptedServer({
     script: parseScript(SCRIPT, 'inline.yaml'),
     latencyMs,
@@ -48,7 +48,7 @@ async function setUp(latencyMs: number) {
   const model = createChainModel(
     recording,
     { ...config.models, evaluator: MODEL, optimizer: MODEL },
-    { contextShare: config.context_share },
+    { contextShare: config.context_share, ...(warmCache === undefined ? {} : { warmCache }) },
   );
   return { server, model, usages };
 }
@@ -86,6 +86,19 @@ describe('chain role requests and the prompt cache', () => {
       // Everything up to the shared part's breakpoint is read, nothing written again.
       expect(u.cache_read_input_tokens).toBe(first?.cache_creation_input_tokens);
       expect(u.cache_creation_input_tokens).toBe(0);
+    }
+  });
+
+  it('sends parallel calls at once with warmCache false: each misses and writes the prefix', async () => {
+    const { model, usages } = await setUp(300, false);
+    await Promise.all(
+      ['a', 'b'].map((probe) =>
+        model.call('test-writer', { shared: SHARED, task: `Probe: ${probe}` }, output),
+      ),
+    );
+    for (const u of usages) {
+      expect(u.cache_read_input_tokens).toBe(0);
+      expect(u.cache_creation_input_tokens).toBeGreaterThan(2000);
     }
   });
 });
