@@ -104,6 +104,12 @@ export const cacheBenchmark: Benchmark = {
           `  C=${concurrency} ${s.model} (minimum cacheable prefix ${minCacheableTokens(s.model)} tokens), ` +
             `${s.trials} trials; after the first: ${t.read} read, ${t.creation} written, ${t.input} uncached input tokens`,
         );
+        if (t.read + t.creation === 0) {
+          log(
+            `    no request of ${s.model} reached its minimum cacheable prefix: the skill, tools and ` +
+              'turns of these trials are too short to cache on this model, so every token is input',
+          );
+        }
         const target = { op: '>=' as const, value: 0.8 };
         rows.push(
           row(
