@@ -4,6 +4,7 @@ import { cacheBenchmark } from './cache-share.js';
 import { chainDemoBenchmark } from './chain-demo.js';
 import { chainParallelBenchmark } from './chain-parallel.js';
 import { concurrencyBenchmark } from './concurrency.js';
+import { demoCostBenchmark } from './demo-cost.js';
 import { githubRequestsBenchmark } from './github-requests.js';
 import { type Benchmark, type ResultRow, renderTable, writeResultsJson } from './report.js';
 import { memoryBenchmark } from './rss.js';
@@ -27,6 +28,7 @@ const BENCHMARKS: Benchmark[] = [
   cacheBenchmark,
   chainParallelBenchmark,
   chainDemoBenchmark,
+  demoCostBenchmark,
   webhookBenchmark,
   githubRequestsBenchmark,
   startupBenchmark,

@@ -94,6 +94,8 @@ export async function runScriptedBench(opts: {
   sandbox: Sandbox;
   latencyMs: number;
   placement: ServerPlacement;
+  /** False sends concurrent trials' calls at once, without warming the prompt cache first. */
+  warmCache?: boolean;
 }): Promise<ScriptedBenchRun> {
   const server = await startBenchServer(opts);
   const outRoot = await mkdtemp(join(tmpdir(), 'skill-optimizer-bench-'));
@@ -102,7 +104,14 @@ export async function runScriptedBench(opts: {
     const spans: TrialSpan[] = [];
     const commands: SandboxSpan[] = [];
     const sandbox = recordSandbox(opts.sandbox, commands);
-    const runner = recordSpans(createMessagesRunner({ model: client, sandbox }), spans);
+    const runner = recordSpans(
+      createMessagesRunner({
+        model: client,
+        sandbox,
+        ...(opts.warmCache === false ? { cacheWarmer: null } : {}),
+      }),
+      spans,
+    );
     let lastRecordAt = Number.NaN;
     const started = performance.now();
     const result = await runBench(

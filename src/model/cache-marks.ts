@@ -7,8 +7,9 @@ import type {
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 
-/** The Messages API accepts at most this many `cache_control` breakpoints per request. */
-export const MAX_CACHE_BREAKPOINTS = 4;
+import { MAX_CACHE_BREAKPOINTS } from './cache-rules.js';
+
+export { MAX_CACHE_BREAKPOINTS };
 
 const EPHEMERAL: CacheControlEphemeral = { type: 'ephemeral' };
 

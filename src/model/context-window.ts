@@ -1,4 +1,5 @@
 import type { MessageCreateParamsNonStreaming } from '@anthropic-ai/sdk/resources/messages';
+import { tokensAtMost } from './cache-rules.js';
 
 /**
  * Context windows in tokens, by model id or family prefix (matched like prices: the longest key
@@ -27,13 +28,12 @@ export function contextWindowOf(model: string): number {
 }
 
 /**
- * A conservative token count: one token per 3 bytes of UTF-8. Claude's tokenizer averages about
- * 3.5–4 characters a token on English prose and code, so ASCII text is over-counted by 15–25%;
- * a CJK character (3 bytes) counts as one token, and an emoji (4 bytes) as two.
+ * A conservative token count: one token per 3 bytes of UTF-8 (`tokensAtMost`, whose error
+ * bounds cache-rules.ts states). Claude's tokenizer averages about 3.5–4 characters a token on
+ * English prose and code, so ASCII text is over-counted by 15–25%; a CJK character (3 bytes)
+ * counts as one token, and an emoji (4 bytes) as two.
  */
-export function estimateTokens(text: string): number {
-  return Math.ceil(Buffer.byteLength(text, 'utf8') / 3);
-}
+export const estimateTokens = tokensAtMost;
 
 /** Estimated input tokens of a whole request: system, tools and messages as sent (JSON). */
 export function estimateRequestTokens(

@@ -7,6 +7,7 @@ import type {
   TextBlockParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
+import { CacheWarmer } from '../../model/cache-warm.js';
 import { TRIAL_HEADER } from '../../model/trial-header.js';
 import { addUsage, pricedTokens, type Usage, zeroUsage } from '../../model/usage.js';
 import { renderPrompt } from '../../prompts/render.js';
@@ -35,6 +36,12 @@ export interface MessagesRunnerDeps {
   /** Largest workspace a trial may leave behind (disk-heavy outputs end the trial). */
   maxWorkspaceBytes?: number;
   now?: () => number;
+  /**
+   * Holds a trial's call while another trial's call in flight is writing a prompt prefix they
+   * share, so it reads the prefix instead of writing it again (default: one warmer per runner;
+   * null sends every call at once).
+   */
+  cacheWarmer?: CacheWarmer | null;
 }
 
 const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
@@ -46,6 +53,7 @@ const DEFAULT_MAX_WORKSPACE_BYTES = 50 * 1024 * 1024;
 export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
   const now = deps.now ?? Date.now;
   const maxBytes = deps.maxWorkspaceBytes ?? DEFAULT_MAX_WORKSPACE_BYTES;
+  const warmer = deps.cacheWarmer === undefined ? new CacheWarmer() : deps.cacheWarmer;
 
   return {
     name: 'messages',
@@ -83,16 +91,20 @@ export function createMessagesRunner(deps: MessagesRunnerDeps): Runner {
           );
         let reply: Message;
         try {
-          reply = await deps.model.create(
-            {
-              model: input.model,
-              max_tokens: limits.max_output_tokens,
-              system,
-              tools: cachedTools,
-              messages: withTrailingCacheMark(messages),
-            },
-            { tag: 'trial', signal, headers: { [TRIAL_HEADER]: trialName } },
-          );
+          const params = {
+            model: input.model,
+            max_tokens: limits.max_output_tokens,
+            system,
+            tools: cachedTools,
+            messages: withTrailingCacheMark(messages),
+          };
+          const send = () =>
+            deps.model.create(params, {
+              tag: 'trial',
+              signal,
+              headers: { [TRIAL_HEADER]: trialName },
+            });
+          reply = await (warmer === null ? send() : warmer.run(params, send));
         } catch (error) {
           if (timeout.aborted)
             return finish('timeout', `trial timed out after ${limits.timeout_s} s`);

@@ -1,8 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SkillOptimizerError } from '../../errors.js';
 import { listenOnLoopback } from '../../net/loopback.js';
+import type { MinCacheableOverrides } from '../cache-rules.js';
 import { TRIAL_HEADER } from '../trial-header.js';
-import { countInputTokens, PromptCache } from './cache.js';
+import {
+  CacheRuleError,
+  checkCacheMarks,
+  countInputTokens,
+  PromptCache,
+  prefixBlocks,
+} from './cache.js';
 import {
   Chaos,
   type ChaosSettings,
@@ -35,6 +42,11 @@ export interface ScriptedServerOptions {
   latencyMs?: number;
   /** Clock for the prompt cache TTL. */
   now?: () => number;
+  /**
+   * Minimum cacheable prefix per model id or family, laid over the API's defaults
+   * (e.g. `{ 'claude-sonnet-4-6': 2048 }`); see model/cache-rules.ts.
+   */
+  minCacheableTokens?: MinCacheableOverrides;
   faults?: ServerFaults;
   /** Seeded disturbances (see chaos.ts); overrides the script's `chaos`. */
   chaos?: ChaosSettings;
@@ -126,7 +138,10 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     );
   }
   const rules = new RuleBook(opts.script);
-  const cache = new PromptCache(opts.now ?? Date.now);
+  const cache = new PromptCache({
+    now: opts.now ?? Date.now,
+    ...(opts.minCacheableTokens ? { minCacheableTokens: opts.minCacheableTokens } : {}),
+  });
   const requests: RecordedRequest[] = [];
   let messageCalls = 0;
   const chaosSettings = opts.chaos ?? opts.script.chaos;
@@ -160,9 +175,11 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     }
     if (plan?.kind === 'repair') {
       record.rule = 'chaos: repair';
-      const message = { ...plan.reply, usage: { ...plan.reply.usage, ...cache.account(request) } };
+      const account = cache.account(request);
+      const message = { ...plan.reply, usage: { ...plan.reply.usage, ...account.usage } };
       if (stream) sendStream(res, requestId, message);
       else sendJson(res, 200, requestId, message);
+      account.commit();
       return;
     }
     const match = serverFault === null ? rules.select(view, requestMeta(record.headers)) : null;
@@ -175,8 +192,9 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
       return;
     }
     const fault = serverFault?.fault ?? match?.rule.fault;
-    // Usage is fixed on arrival so cache hits do not depend on latency or interleaving.
-    const usage = fault === undefined ? cache.account(request) : null;
+    // Usage is fixed on arrival; the writes become readable when the answer is sent, so requests
+    // that arrive while this one is in flight miss, as on the API.
+    const account = fault === undefined ? cache.account(request) : null;
     await delay(match?.rule.latency_ms ?? opts.latencyMs ?? opts.script.latency_ms ?? 0, closed);
     if (res.destroyed) return;
     if (fault !== undefined) {
@@ -193,8 +211,8 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
       return;
     }
     const reply = match?.rule.reply;
-    if (reply === undefined || usage === null) return;
-    const clean = buildReply(reply, match?.captures ?? {}, request.model, usage);
+    if (reply === undefined || account === null) return;
+    const clean = buildReply(reply, match?.captures ?? {}, request.model, account.usage);
     const disturbed =
       plan?.kind === 'content' ? disturbReply(plan.disturb, clean, plan.tool) : null;
     if (disturbed !== null && plan?.kind === 'content') {
@@ -204,6 +222,7 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
     const message = disturbed ?? clean;
     if (stream) sendStream(res, requestId, message);
     else sendJson(res, 200, requestId, message);
+    account.commit();
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -234,6 +253,13 @@ export async function startScriptedServer(opts: ScriptedServerOptions): Promise<
       const issue = request.error.issues[0];
       const where = issue === undefined ? '' : `${issue.path.join('.')}: ${issue.message}`;
       sendError(res, 400, requestId, 'invalid_request_error', `invalid request: ${where}`);
+      return;
+    }
+    try {
+      checkCacheMarks(prefixBlocks(request.data));
+    } catch (error) {
+      if (!(error instanceof CacheRuleError)) throw error;
+      sendError(res, 400, requestId, 'invalid_request_error', error.message);
       return;
     }
     if (path === '/v1/messages/count_tokens') {

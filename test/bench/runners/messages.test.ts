@@ -6,11 +6,12 @@ import type {
   Message,
   MessageCreateParamsNonStreaming,
 } from '@anthropic-ai/sdk/resources/messages';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMessagesRunner, type MessagesPort } from '../../../src/bench/runners/messages.js';
 import { createSandbox, type Sandbox } from '../../../src/bench/sandbox/index.js';
 import { loadSkill } from '../../../src/bench/skill.js';
 import type { Probe, ProbeLimits, RunnerInput, Skill } from '../../../src/bench/types.js';
+import { CacheWarmer } from '../../../src/model/cache-warm.js';
 import type { Usage } from '../../../src/model/usage.js';
 
 const SKILL_DIR = path.resolve('test/fixtures/bench-bad/skill');
@@ -364,5 +365,53 @@ describe('messages runner: time', () => {
     expect(out.transcript[2]?.content).toEqual([
       { type: 'tool_result', tool_use_id: 'toolu_1', content: '[timed out after 1500 ms]' },
     ]);
+  });
+});
+
+describe('messages runner: warming the prompt cache', () => {
+  it('holds a concurrent trial until the call writing the shared skill prefix has answered', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const model = fakeModel([
+      async () => {
+        await gate;
+        return message([text('Done.')]);
+      },
+      message([text('Done.')]),
+    ]);
+    // Every prefix is cacheable for the test model, so the two trials share the skill prefix.
+    const cacheWarmer = new CacheWarmer({ minCacheableTokens: { 'claude-test': 0 } });
+    const runner = createMessagesRunner({ model, sandbox, cacheWarmer });
+    const first = runner.runTrial(input(probe(), true));
+    const second = runner.runTrial(input(probe(), true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(model.calls).toHaveLength(1);
+    release();
+    await Promise.all([first, second]);
+    expect(model.calls).toHaveLength(2);
+  });
+
+  it('sends concurrent trials at once without a warmer', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const model = fakeModel([
+      async () => {
+        await gate;
+        return message([text('Done.')]);
+      },
+      message([text('Done.')]),
+    ]);
+    const runner = createMessagesRunner({ model, sandbox, cacheWarmer: null });
+    const both = Promise.all([
+      runner.runTrial(input(probe(), true)),
+      runner.runTrial(input(probe(), true)),
+    ]);
+    await vi.waitFor(() => expect(model.calls).toHaveLength(2));
+    release();
+    await both;
   });
 });

@@ -29,15 +29,18 @@ const request: fc.Arbitrary<MessagesRequest> = fc
       system,
       messages: messages.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content })),
     }),
-  );
+  )
+  // The API refuses more than 4 breakpoints (tested in cache.test.ts).
+  .filter((req) => JSON.stringify(req).split('"cache_control"').length - 1 <= 4);
 
 describe('scripted server properties', () => {
   it('splits input tokens without losing or inventing any, whatever was cached before', () => {
     fc.assert(
       fc.property(fc.array(request, { minLength: 1, maxLength: 5 }), (requests) => {
-        const cache = new PromptCache(() => 0);
+        const cache = new PromptCache({ now: () => 0, minCacheableTokens: { m: 0 } });
         for (const req of requests) {
-          const usage = cache.account(req);
+          const { usage, commit } = cache.account(req);
+          commit();
           const sum =
             usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
           expect(sum).toBe(countInputTokens(req));
@@ -54,7 +57,7 @@ describe('scripted server properties', () => {
         }
         // The same request again reads everything up to its last mark.
         const last = requests.at(-1) as MessagesRequest;
-        const again = cache.account(last);
+        const again = cache.account(last).usage;
         expect(again.cache_creation_input_tokens).toBe(0);
       }),
     );
