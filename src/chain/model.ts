@@ -89,8 +89,10 @@ export interface ChainModelOptions {
   contextShare: number;
   /**
    * Hold parallel calls of a role until the first has written their shared prefix to the prompt
-   * cache (default true): each held call then reads it at 0.1x instead of writing it at 1.25x,
-   * at the price of one call's latency before the fan-out.
+   * cache: each held call then reads it at 0.1x instead of writing it at 1.25x, at the price of
+   * one call's latency before the fan-out. Off by default: a chain fan-out (steps 4 and 5) is one
+   * wave of at most `concurrency` calls, so the hold doubles the step's wall time to save
+   * (n − 1) × 1.15 × the shared prefix, a few cents a step. Bench trials, many waves long, warm.
    */
   warmCache?: boolean;
 }
@@ -115,9 +117,9 @@ export function createChainModel(
   models: Config['models'],
   options: ChainModelOptions,
 ): ChainModel {
-  // Parallel calls of a role (steps 4 and 5 per probe) share their instructions and inputs: the
-  // first one writes them to the prompt cache before the rest start (see model/cache-warm.ts).
-  const client = options.warmCache === false ? modelClient : withCacheWarming(modelClient);
+  // Parallel calls of a role (steps 4 and 5 per probe) share their instructions and inputs; with
+  // `warmCache` the first one writes them to the prompt cache before the rest start.
+  const client = options.warmCache === true ? withCacheWarming(modelClient) : modelClient;
   return {
     async call(role, prompt, output, signal) {
       const system = await renderPrompt('subagent-system', {});

@@ -72,8 +72,8 @@ describe('chain role requests and the prompt cache', () => {
     expect(JSON.stringify(body).split('"cache_control"').length - 1).toBeLessThanOrEqual(4);
   });
 
-  it('warms the cache with one call before parallel calls sharing the prefix go out', async () => {
-    const { model, usages } = await setUp(300);
+  it('with warmCache, warms the cache with one call before parallel calls sharing the prefix go out', async () => {
+    const { model, usages } = await setUp(300, true);
     await Promise.all(
       ['a', 'b', 'c'].map((probe) =>
         model.call('test-writer', { shared: SHARED, task: `Probe: ${probe}` }, output),
@@ -89,8 +89,8 @@ describe('chain role requests and the prompt cache', () => {
     }
   });
 
-  it('sends parallel calls at once with warmCache false: each misses and writes the prefix', async () => {
-    const { model, usages } = await setUp(300, false);
+  it('sends parallel calls at once by default: each misses and writes the prefix', async () => {
+    const { model, usages } = await setUp(300);
     await Promise.all(
       ['a', 'b'].map((probe) =>
         model.call('test-writer', { shared: SHARED, task: `Probe: ${probe}` }, output),
