@@ -55,6 +55,7 @@ function recordSandbox(sandbox: Sandbox, spans: SandboxSpan[]): Sandbox {
     nodePath: sandbox.nodePath,
     run: timed((argv: string[], opts: SandboxRunOptions) => sandbox.run(argv, opts)),
     runShell: timed((command: string, opts: SandboxRunOptions) => sandbox.runShell(command, opts)),
+    start: (argv, opts) => sandbox.start(argv, opts),
   };
 }
 

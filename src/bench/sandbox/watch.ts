@@ -17,6 +17,8 @@ export interface WatchLimits {
   maxDirBytes: number;
   /** How often the process table and the folder are read; default 200 ms. */
   intervalMs?: number;
+  /** Ticks are skipped while this says false (a resident process between jobs); default always. */
+  active?: () => boolean;
 }
 
 export interface TrialWatch {
@@ -182,7 +184,7 @@ export function watchTrial(
 
   const timer = setInterval(() => {
     ticking = ticking
-      .then(() => (stopped || breach !== null ? undefined : tick()))
+      .then(() => (stopped || breach !== null || limits.active?.() === false ? undefined : tick()))
       .catch((error: unknown) => {
         failure ??= error;
       });
