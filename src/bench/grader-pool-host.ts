@@ -6,8 +6,9 @@ import { GRADE_SOURCE } from './grader-host.js';
  * loads, every way to start another program (`child_process`, nested workers, native addons) is
  * wrapped to raise a shared flag first: the host then reports the grade as having run code of its
  * own choosing, and the pool retires the host rather than trust it with another workspace.
- * `workerData`: `{ graderPath, workspaceDir, transcript, finalMessage, dependenciesDir, flag }`.
- * It posts one string, the outcome JSON of the shared grade source.
+ * It is started ahead of its grade (so its start-up overlaps the trial's agent): `workerData` is
+ * `{ dependenciesDir, flag }`, then one message brings `{ graderPath, workspaceDir, transcript,
+ * finalMessage }`. It posts one string, the outcome JSON of the shared grade source.
  */
 const GRADE_WORKER_SOURCE = `
 import childProcess from 'node:child_process';
@@ -15,8 +16,7 @@ import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import workerThreads from 'node:worker_threads';
 
-const input = workerThreads.workerData;
-const flag = new Int32Array(input.flag);
+const flag = new Int32Array(workerThreads.workerData.flag);
 const raise = () => Atomics.store(flag, 0, 1);
 for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
   const original = childProcess[name];
@@ -38,6 +38,8 @@ process.dlopen = (...args) => {
   return dlopen.apply(process, args);
 };
 syncBuiltinESMExports();
+const job = await new Promise((resolve) => workerThreads.parentPort.once('message', resolve));
+const input = { ...job, dependenciesDir: workerThreads.workerData.dependenciesDir };
 ${GRADE_SOURCE}
 workerThreads.parentPort.postMessage(line);
 `;
@@ -49,7 +51,7 @@ workerThreads.parentPort.postMessage(line);
  * CONFIG is JSON `{ wipeTmp, keep, dependenciesDir, workerHeapMb, maxOutputBytes }`. stdin carries one
  * request per line, `{ marker, graderPath, workspaceDir, transcript, finalMessage }`, and the host
  * answers each, in order, before reading the next: it moves into the workspace, runs the grade in
- * a fresh worker thread (GRADE_WORKER_SOURCE), then empties the sandbox's private /tmp when
+ * a fresh worker thread (GRADE_WORKER_SOURCE, started before the request came), then empties the sandbox's private /tmp when
  * `wipeTmp` is set, all but the mounts listed in `keep`. Its only stdout is one line per request: the request's `marker` followed by
  * JSON `{ outcome, failure, exitCode, output, tainted }`: `outcome` the worker's outcome JSON (or
  * null when it ended without one), `failure` an uncaught error, `exitCode` the worker's, `output`
@@ -69,7 +71,8 @@ const config = JSON.parse(process.argv[1]);
 const home = process.cwd();
 const WORKER_URL = new URL('data:text/javascript,' + encodeURIComponent(${JSON.stringify(GRADE_WORKER_SOURCE)}));
 
-function grade(request) {
+// The next grade's worker, started ahead: it boots while the host waits for the request.
+function startWorker() {
   const flag = new SharedArrayBuffer(4);
   const chunks = [];
   let size = 0;
@@ -81,19 +84,11 @@ function grade(request) {
     chunks.push(chunk.subarray(0, room));
     size += Math.min(room, chunk.length);
   };
-  process.chdir(request.workspaceDir);
   const worker = new Worker(WORKER_URL, {
     stdout: true,
     stderr: true,
     resourceLimits: { maxOldGenerationSizeMb: config.workerHeapMb },
-    workerData: {
-      graderPath: request.graderPath,
-      workspaceDir: request.workspaceDir,
-      transcript: request.transcript,
-      finalMessage: request.finalMessage,
-      dependenciesDir: config.dependenciesDir,
-      flag,
-    },
+    workerData: { dependenciesDir: config.dependenciesDir, flag },
   });
   worker.stdout.on('data', keep);
   worker.stderr.on('data', keep);
@@ -106,16 +101,27 @@ function grade(request) {
   worker.on('error', (error) => {
     failure ??= error instanceof Error ? (error.stack ?? error.message) : String(error);
   });
-  return new Promise((resolve) => {
+  const ended = new Promise((resolve) => {
     worker.on('exit', (exitCode) => {
       const output = Buffer.concat(chunks).toString('utf8') + (truncated ? '\n[output truncated]' : '');
       const tainted = Atomics.load(new Int32Array(flag), 0) === 1;
       resolve({ outcome, failure, exitCode, output, tainted });
     });
   });
+  return { worker, ended };
 }
 
-// Empties a folder but for the mounts in it (the slot, the graders' folders) and their parents.
+function grade(ready, request) {
+  process.chdir(request.workspaceDir);
+  ready.worker.postMessage({
+    graderPath: request.graderPath,
+    workspaceDir: request.workspaceDir,
+    transcript: request.transcript,
+    finalMessage: request.finalMessage,
+  });
+  return ready.ended;
+}
+
 async function wipe(dir) {
   for (const name of await readdir(dir)) {
     const path = join(dir, name);
@@ -125,13 +131,15 @@ async function wipe(dir) {
   }
 }
 
+let ready = startWorker();
 for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
   if (text.trim() === '') continue;
   const request = JSON.parse(text);
-  const reply = await grade(request);
+  const reply = await grade(ready, request);
   process.chdir(home);
   if (config.wipeTmp) await wipe('/tmp');
   await new Promise((resolve) => writeFrame('\n' + request.marker + JSON.stringify(reply) + '\n', resolve));
+  ready = startWorker();
 }
 process.exit(0);
 `;
