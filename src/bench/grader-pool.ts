@@ -199,6 +199,8 @@ export async function createGraderPool(
     });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', note);
+    // A host that died cannot take its request (EPIPE); its exit settles the exchange.
+    child.stdin.on('error', (error) => note(`[grader host stdin: ${error.message}]\n`));
     child.on('exit', (code, signal) => {
       host.exit = { code, signal };
       host.settle?.({ kind: 'exited', code, signal });
@@ -224,7 +226,13 @@ export async function createGraderPool(
     for (;;) {
       if (closed) throw new Error('the grader pool is closed');
       const host = idle.pop();
-      if (host !== undefined) return host;
+      if (host !== undefined && host.exit === null) return host;
+      if (host !== undefined) {
+        // It died between grades (nothing of a grade was in it): replace it, fail nothing.
+        await retire(host);
+        await rm(host.slot, { recursive: true, force: true });
+        continue;
+      }
       if (live.size + starting < opts.size) {
         starting++;
         try {
@@ -239,10 +247,10 @@ export async function createGraderPool(
     }
   }
 
+  /** Kills a host and all it started; its slot stays until no workspace is in it. */
   async function retire(host: Host): Promise<void> {
     live.delete(host);
     await host.resident.kill();
-    await rm(host.slot, { recursive: true, force: true });
   }
 
   function release(host: Host | null): void {
@@ -268,12 +276,8 @@ export async function createGraderPool(
         return;
       }
       host.resident.setWatched(true);
-      host.resident.child.stdin.write(
-        `${JSON.stringify({ ...request, marker: host.marker })}\n`,
-        (error) => {
-          if (error) done({ kind: 'exited', code: host.exit?.code ?? null, signal: null });
-        },
-      );
+      // A failed write means the host died: its exit (or the timeout) settles the exchange.
+      host.resident.child.stdin.write(`${JSON.stringify({ ...request, marker: host.marker })}\n`);
     });
   }
 
@@ -306,6 +310,7 @@ export async function createGraderPool(
     if (!reusable) await retire(host);
     if (await exists(host.workspace)) await moveDir(host.workspace, source);
     if (reusable) await wipeSlot(host.slot);
+    else await rm(host.slot, { recursive: true, force: true });
     release(reusable ? host : null);
 
     const limit = breach === null ? '' : `; sandbox: killed: ${breach}`;
@@ -355,8 +360,10 @@ export async function createGraderPool(
     },
     async close() {
       closed = true;
-      idle.length = 0;
+      const resting = idle.splice(0);
+      // A host busy with a grade is killed too; that grade moves its workspace back itself.
       await Promise.all([...live].map(retire));
+      await Promise.all(resting.map((host) => rm(host.slot, { recursive: true, force: true })));
       for (const wake of waiting.splice(0)) wake();
     },
   };

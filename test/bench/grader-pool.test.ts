@@ -247,7 +247,9 @@ describe('grader pool', () => {
 
   it('reports a grade that kills its host and restarts the host for the next', async () => {
     const graders = await pool();
-    const crashed = await graders.grade(input(written('crash'), await workspace()));
+    const trial = await workspace({ 'kept.txt': 'the agent wrote this' });
+    const crashed = await graders.grade(input(written('crash'), trial));
+    expect(await readFile(join(trial, 'kept.txt'), 'utf8')).toBe('the agent wrote this');
     expect(crashed).toEqual({
       ok: false,
       // bwrap reports its child's death by signal as 128 + the signal number.
