@@ -287,3 +287,28 @@ describe('grader pool', () => {
     });
   });
 });
+
+// The weaker mode has no PID namespace: a process that left the group is found by its marker.
+describe.runIf(process.platform === 'linux')('grader pool in process mode', () => {
+  it('grades on a reused host and kills what a grade left behind, setsid included', async () => {
+    const weak = await createSandbox('process', { secretInReach: false });
+    const graders = await createGraderPool(weak, {
+      graderPaths: [written('daemon'), fixture('answer-42')],
+      dependenciesDir: null,
+      size: 1,
+    });
+    pools.push(graders);
+    for (let i = 0; i < 2; i++) {
+      const outcome = await graders.grade(
+        input(fixture('answer-42'), await workspace({ 'answer.txt': '42\n' })),
+      );
+      expect(outcome.ok && outcome.result.pass).toBe(true);
+    }
+    expect(graders.hostsStarted).toBe(1);
+    const seconds = String(4000 + Math.floor(Math.random() * 900));
+    expect((await graders.grade(input(written('daemon'), await workspace(), seconds))).ok).toBe(
+      true,
+    );
+    expect(await processesWith(`sleep${'\0'}${seconds}`)).toEqual([]);
+  });
+});
