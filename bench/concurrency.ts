@@ -32,7 +32,7 @@ interface Point {
 const STRESS: Point = { latencyMs: 100, trials: 4, repeats: 3, target: 0.6 };
 /** Realistic model latency (1–5 s per call), at both ends of the range. */
 const REALISTIC: Point[] = [
-  { latencyMs: 1000, trials: 4, repeats: 1, target: 0.9 },
+  { latencyMs: 1000, trials: 4, repeats: 2, target: 0.9 },
   { latencyMs: 5000, trials: 1, repeats: 1, target: 0.9 },
 ];
 /** Grades timed for the before/after figure, run C at a time like a bench's trials. */
@@ -51,6 +51,8 @@ interface Figures {
   graderMs: number;
   /** Mean time of a trial outside the runner: grading, workspace copy, bookkeeping. */
   outsideRunnerMs: number;
+  /** How much later than the first trial the first wave's last trial started (smoke checks). */
+  startSkewMs: number;
 }
 
 async function measure(
@@ -81,14 +83,23 @@ async function measure(
     runnerMs,
     graderMs: mean(run.trialGrades.map((g) => g.end - g.start)),
     outsideRunnerMs: mean(run.result.records.map((r) => r.duration_ms)) - runnerMs,
+    startSkewMs: startSkew(run, concurrency),
   };
+}
+
+/** How much later than the first trial the first wave's last trial started (smoke checks). */
+function startSkew(run: ScriptedBenchRun, concurrency: number): number {
+  const starts = run.spans.map((span) => span.start).sort((a, b) => a - b);
+  const first = starts[0] ?? Number.NaN;
+  return (starts[Math.min(concurrency, starts.length) - 1] ?? first) - first;
 }
 
 function describe(log: Log, label: string, f: Figures): void {
   log(
     `  ${label}: ${f.trials} trials in ${f.run.trialPhaseMs.toFixed(0)} ms (ideal ${f.ideal} ms = ${f.waves} waves x ${f.perTrialMs} ms), ` +
       `whole runBench ${f.run.totalMs.toFixed(0)} ms with smoke checks; per trial: runner ${f.runnerMs.toFixed(0)} ms, ` +
-      `outside the runner ${f.outsideRunnerMs.toFixed(0)} ms of which grading ${f.graderMs.toFixed(0)} ms`,
+      `outside the runner ${f.outsideRunnerMs.toFixed(0)} ms of which grading ${f.graderMs.toFixed(0)} ms; ` +
+      `the first wave's last trial started ${f.startSkewMs.toFixed(0)} ms after its first (smoke checks)`,
   );
 }
 

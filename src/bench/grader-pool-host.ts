@@ -48,7 +48,8 @@ workerThreads.parentPort.postMessage(line);
  * The long-lived grader host a `GraderPool` keeps in the sandbox (`node --input-type=module
  * --eval SRC CONFIG`), source text for the same reason as the one-shot host.
  *
- * CONFIG is JSON `{ wipeTmp, keep, dependenciesDir, workerHeapMb, maxOutputBytes }`. stdin carries one
+ * CONFIG is JSON `{ wipeTmp, keep, dependenciesDir, workerHeapMb, maxOutputBytes, warmDelayMs }`.
+ * stdin carries one
  * request per line, `{ marker, graderPath, workspaceDir, transcript, finalMessage }`, and the host
  * answers each, in order, before reading the next: it moves into the workspace, runs the grade in
  * a fresh worker thread (GRADE_WORKER_SOURCE, started before the request came), then empties the sandbox's private /tmp when
@@ -131,15 +132,23 @@ async function wipe(dir) {
   }
 }
 
+// The next worker starts a little after an answer, not with it: when a wave of trials ends
+// together, the other hosts' grades come first and the boots follow.
 let ready = startWorker();
+let warming = null;
 for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
   if (text.trim() === '') continue;
   const request = JSON.parse(text);
-  const reply = await grade(ready, request);
+  clearTimeout(warming);
+  const current = ready ?? startWorker();
+  ready = null;
+  const reply = await grade(current, request);
   process.chdir(home);
   if (config.wipeTmp) await wipe('/tmp');
   await new Promise((resolve) => writeFrame('\n' + request.marker + JSON.stringify(reply) + '\n', resolve));
-  ready = startWorker();
+  warming = setTimeout(() => {
+    ready = startWorker();
+  }, config.warmDelayMs);
 }
 process.exit(0);
 `;

@@ -49,9 +49,11 @@ export interface GraderPoolOptions {
 }
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
-const HOST_FRAME_BYTES = 2 * 1024 * 1024;
+const HOST_FRAME_BYTES = 8 * 1024 * 1024;
 const DETAIL_CHARS = 800;
 const WORKSPACE = 'workspace';
+/** How long after an answer a host starts the next grade's worker. */
+const WARM_DELAY_MS = 50;
 
 const replySchema = z.object({
   outcome: z.string().nullable(),
@@ -133,6 +135,7 @@ export async function createGraderPool(
       dependenciesDir,
       workerHeapMb: Math.floor(DEFAULT_MEMORY_MB / 2),
       maxOutputBytes: MAX_OUTPUT_BYTES,
+      warmDelayMs: WARM_DELAY_MS,
     });
 
   const idle: Host[] = [];
