@@ -43,6 +43,8 @@ export interface GraderPoolOptions {
   timeoutMs?: number;
   /** Grades one host serves before it is replaced (default 200): bounds its CPU rlimit. */
   maxGradesPerHost?: number;
+  /** Size cap of a host's slot (the workspace being graded), in MB; the sandbox default when unset. */
+  maxDiskMb?: number;
   /** Where host slots are made; default the OS temp folder (same file system as the trials). */
   slotRoot?: string;
   log?: (line: string) => void;
@@ -153,6 +155,7 @@ export async function createGraderPool(
       {
         cwd: slot,
         readOnlyBinds: mounts,
+        ...(opts.maxDiskMb === undefined ? {} : { maxDiskMb: opts.maxDiskMb }),
         env: {
           HOME: workspace,
           ...(dependenciesDir === null ? {} : { NODE_PATH: join(dependenciesDir, 'node_modules') }),

@@ -67,6 +67,15 @@ export default async function grade({ finalMessage }) {
   await new Promise(() => {});
 }
 `,
+  // Fills its workspace a megabyte at a time and waits to be stopped.
+  filler: `import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+export default async function grade({ workspaceDir }) {
+  for (let i = 0; i < 8; i++) await writeFile(join(workspaceDir, \`fill-\${i}\`), Buffer.alloc(1024 * 1024, 1));
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  return { pass: true, reasons: ['never stopped'] };
+}
+`,
   // Burns CPU in a synchronous loop forever.
   spin: `export default function grade() {
   for (;;) {}
@@ -82,12 +91,13 @@ const pools: GraderPool[] = [];
 
 const written = (name: string) => join(graderDir, `${name}.mjs`);
 
-async function pool(size = 1, timeoutMs = 20_000): Promise<GraderPool> {
+async function pool(size = 1, timeoutMs = 20_000, maxDiskMb?: number): Promise<GraderPool> {
   const created = await createGraderPool(sandbox, {
     graderPaths: [...Object.keys(GRADERS).map(written), fixture('answer-42'), fixture('snoop')],
     dependenciesDir: null,
     size,
     timeoutMs,
+    ...(maxDiskMb === undefined ? {} : { maxDiskMb }),
   });
   pools.push(created);
   return created;
@@ -255,6 +265,22 @@ describe('grader pool', () => {
       // bwrap reports its child's death by signal as 128 + the signal number.
       error: expect.stringMatching(
         /crash\.mjs exited (on signal SIGKILL|with code 137) without returning a result/,
+      ),
+    });
+    const next = await graders.grade(
+      input(fixture('answer-42'), await workspace({ 'answer.txt': '42\n' })),
+    );
+    expect(next.ok && next.result.pass).toBe(true);
+    expect(graders.hostsStarted).toBe(2);
+  });
+
+  it('kills a host whose grade fills the workspace past the cap, and says so', async () => {
+    const graders = await pool(1, 20_000, 4);
+    const outcome = await graders.grade(input(written('filler'), await workspace()));
+    expect(outcome).toEqual({
+      ok: false,
+      error: expect.stringMatching(
+        /filler\.mjs exited .* without returning a result.*sandbox: killed: the trial folder grew past 4 MB/s,
       ),
     });
     const next = await graders.grade(
