@@ -24,15 +24,17 @@ export interface ScriptedBenchRun {
   result: BenchResult;
   /** Runner calls in the order they started. */
   spans: TrialSpan[];
-  /** Sandbox commands that started after the first trial did (trial grading). */
+  /** Sandbox commands that started after the first trial did (tools the agent ran). */
   trialCommands: SandboxSpan[];
+  /** Grades that started after the first trial did (the trials' grading, not smoke checks). */
+  trialGrades: SandboxSpan[];
   /** runBench from call to return (smoke checks, trials, summary). */
   totalMs: number;
   /** From the first trial's start to the last trial's record (grading included). */
   trialPhaseMs: number;
 }
 
-/** One command the bench ran in the sandbox (graders, and `run_command` tools if any). */
+/** One command the bench ran in the sandbox, or one grade; times from `performance.now()`. */
 export interface SandboxSpan {
   start: number;
   end: number;
@@ -55,6 +57,7 @@ function recordSandbox(sandbox: Sandbox, spans: SandboxSpan[]): Sandbox {
     nodePath: sandbox.nodePath,
     run: timed((argv: string[], opts: SandboxRunOptions) => sandbox.run(argv, opts)),
     runShell: timed((command: string, opts: SandboxRunOptions) => sandbox.runShell(command, opts)),
+    start: (argv, opts) => sandbox.start(argv, opts),
   };
 }
 
@@ -112,6 +115,7 @@ export async function runScriptedBench(opts: {
       }),
       spans,
     );
+    const grades: SandboxSpan[] = [];
     let lastRecordAt = Number.NaN;
     const started = performance.now();
     const result = await runBench(
@@ -123,6 +127,10 @@ export async function runScriptedBench(opts: {
         onProgress: () => {
           lastRecordAt = performance.now();
         },
+        onGraded: (ms) => {
+          const end = performance.now();
+          grades.push({ start: end - ms, end });
+        },
       },
     );
     const totalMs = performance.now() - started;
@@ -131,6 +139,7 @@ export async function runScriptedBench(opts: {
       result,
       spans,
       trialCommands: commands.filter((c) => c.start >= firstStart),
+      trialGrades: grades.filter((g) => g.start >= firstStart),
       totalMs,
       trialPhaseMs: lastRecordAt - firstStart,
     };

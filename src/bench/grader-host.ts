@@ -1,33 +1,16 @@
 /**
- * The program `runGrader` runs with `node --input-type=module --eval` inside the sandbox. It is
- * source text rather than a file next to this module so that bundling the CLI or the Action
- * cannot lose it.
- *
- * Protocol: stdin carries one JSON object `{ graderPath, workspaceDir, transcript, finalMessage,
- * marker, dependenciesDir }`. When `dependenciesDir` (a folder holding `node_modules/`) is set, a
- * bare import the grader's own folder cannot resolve is resolved from there instead. The grader's own writes to process.stdout (console.log included) go to stderr, so
- * stdout holds only the host's last line: `marker` followed by JSON, either
- * `{ "kind": "returned", "value": <what grade returned> }` or
- * `{ "kind": "threw" | "badModule" | "unserializable", "detail": <text> }`.
- * `marker` is random per run, so nothing the workspace contains can forge a result.
+ * Loads the grader named by `input` (dependency hooks first), calls it and leaves in `line` the
+ * JSON of the outcome: `{ kind: 'returned', value }` or `{ kind: 'threw' | 'badModule' |
+ * 'unserializable', detail }`. Shared by both hosts; expects `register`, `pathToFileURL` and
+ * `input` in scope.
  */
-export const GRADER_HOST_SOURCE = String.raw`
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
-
-const writeResultLine = process.stdout.write.bind(process.stdout);
-process.stdout.write = process.stderr.write.bind(process.stderr);
-
-const chunks = [];
-for await (const chunk of process.stdin) chunks.push(chunk);
-const input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-
+export const GRADE_SOURCE = String.raw`
 // Stack frames of this host program say nothing about the grader.
 const describe = (error) =>
   error instanceof Error
     ? (error.stack ?? error.message)
         .split('\n')
-        .filter((line) => !line.includes('[eval'))
+        .filter((line) => !line.includes('[eval') && !line.includes('data:text/javascript'))
         .join('\n')
     : String(error);
 
@@ -81,5 +64,32 @@ try {
 } catch (error) {
   line = JSON.stringify({ kind: 'unserializable', detail: describe(error) });
 }
+`;
+
+/**
+ * The program `runGrader` runs with `node --input-type=module --eval` inside the sandbox. It is
+ * source text rather than a file next to this module so that bundling the CLI or the Action
+ * cannot lose it.
+ *
+ * Protocol: stdin carries one JSON object `{ graderPath, workspaceDir, transcript, finalMessage,
+ * marker, dependenciesDir }`. When `dependenciesDir` (a folder holding `node_modules/`) is set, a
+ * bare import the grader's own folder cannot resolve is resolved from there instead. The grader's
+ * own writes to process.stdout (console.log included) go to stderr, so
+ * stdout holds only the host's last line: `marker` followed by JSON, either
+ * `{ "kind": "returned", "value": <what grade returned> }` or
+ * `{ "kind": "threw" | "badModule" | "unserializable", "detail": <text> }`.
+ * `marker` is random per run, so nothing the workspace contains can forge a result.
+ */
+export const GRADER_HOST_SOURCE = String.raw`
+import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+const writeResultLine = process.stdout.write.bind(process.stdout);
+process.stdout.write = process.stderr.write.bind(process.stderr);
+
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+${GRADE_SOURCE}
 writeResultLine('\n' + input.marker + line + '\n', () => process.exit(0));
 `;

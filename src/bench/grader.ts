@@ -71,6 +71,36 @@ function resultLine(stdout: string, marker: string): string | undefined {
   return line?.slice(marker.length);
 }
 
+/** A grader failure as the bench reports it: the grader file named first. */
+export function gradeFailure(graderPath: string, error: string): GradeOutcome {
+  return { ok: false, error: `grader ${graderPath} ${error}` };
+}
+
+/** Reads a host's outcome JSON (what follows the result marker) into the grader's result. */
+export function judgeOutcomeLine(graderPath: string, line: string): GradeOutcome {
+  const fail = (error: string) => gradeFailure(graderPath, error);
+  let parsedLine: unknown;
+  try {
+    parsedLine = JSON.parse(line);
+  } catch (error) {
+    return fail(`printed an unreadable result (${(error as Error).message}): ${clip(line)}`);
+  }
+  const outcome = hostOutcomeSchema.safeParse(parsedLine);
+  if (!outcome.success) return fail(`printed an unreadable result: ${clip(line)}`);
+  const { kind, value, detail = '' } = outcome.data;
+  if (kind === 'threw') return fail(`threw: ${clip(detail)}`);
+  if (kind === 'badModule') return fail(clip(detail));
+  if (kind === 'unserializable') return fail(`returned a value that is not JSON: ${clip(detail)}`);
+  const result = graderResultSchema.safeParse(value);
+  if (!result.success) {
+    return fail(
+      'returned the wrong shape (expected { pass: boolean, score?: number in 0..1, reasons: string[] }): ' +
+        `${clip(z.prettifyError(result.error))}; got ${clip(JSON.stringify(value))}`,
+    );
+  }
+  return { ok: true, result: result.data };
+}
+
 /**
  * Runs one grader in the sandbox: its directory mounted read-only, `workspaceDir` as the
  * writable cwd, input on stdin, result on a marked stdout line. Every failure becomes
@@ -82,7 +112,7 @@ export async function runGrader(
   opts: { timeoutMs?: number } = {},
 ): Promise<GradeOutcome> {
   const grader = input.graderPath;
-  const fail = (error: string): GradeOutcome => ({ ok: false, error: `grader ${grader} ${error}` });
+  const fail = (error: string) => gradeFailure(grader, error);
   if (!(await isKind(grader, 'file'))) return fail('not found');
   const graderPath = await realpath(grader);
   const workspaceDir = await realpath(input.workspaceDir);
@@ -118,26 +148,7 @@ export async function runGrader(
     const how = run.signal === null ? `with code ${run.exitCode}` : `on signal ${run.signal}`;
     return fail(`exited ${how} without returning a result${stderr}`);
   }
-  let parsedLine: unknown;
-  try {
-    parsedLine = JSON.parse(line);
-  } catch (error) {
-    return fail(`printed an unreadable result (${(error as Error).message}): ${clip(line)}`);
-  }
-  const outcome = hostOutcomeSchema.safeParse(parsedLine);
-  if (!outcome.success) return fail(`printed an unreadable result: ${clip(line)}`);
-  const { kind, value, detail = '' } = outcome.data;
-  if (kind === 'threw') return fail(`threw: ${clip(detail)}`);
-  if (kind === 'badModule') return fail(clip(detail));
-  if (kind === 'unserializable') return fail(`returned a value that is not JSON: ${clip(detail)}`);
-  const result = graderResultSchema.safeParse(value);
-  if (!result.success) {
-    return fail(
-      'returned the wrong shape (expected { pass: boolean, score?: number in 0..1, reasons: string[] }): ' +
-        `${clip(z.prettifyError(result.error))}; got ${clip(JSON.stringify(value))}`,
-    );
-  }
-  return { ok: true, result: result.data };
+  return judgeOutcomeLine(grader, line);
 }
 
 const SMOKE_FIXTURES = [
@@ -154,7 +165,12 @@ const SMOKE_FIXTURES = [
 export async function smokeCheck(
   sandbox: Sandbox,
   probe: { id: string; dir: string; graderPath: string },
-  opts: { timeoutMs?: number; dependenciesDir?: string | null } = {},
+  opts: {
+    timeoutMs?: number;
+    dependenciesDir?: string | null;
+    /** How each fixture is graded; a fresh `runGrader` in `sandbox` when omitted. */
+    grade?: (input: GradeInput) => Promise<GradeOutcome>;
+  } = {},
 ): Promise<SmokeReport> {
   if (!(await isKind(probe.graderPath, 'file'))) {
     return { ok: false, reasons: [`${probe.id}: grader ${probe.graderPath} not found`] };
@@ -177,7 +193,7 @@ export async function smokeCheck(
         finalMessage: '',
         dependenciesDir: opts.dependenciesDir ?? null,
       };
-      const outcome = await runGrader(sandbox, input, opts);
+      const outcome = await (opts.grade ?? ((i: GradeInput) => runGrader(sandbox, i, opts)))(input);
       if (!outcome.ok) reasons.push(`${label}: ${outcome.error}`);
       else if (outcome.result.pass !== expectPass) {
         const said =

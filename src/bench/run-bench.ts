@@ -1,13 +1,14 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
-import { runGrader, type SmokeReport, smokeCheck } from './grader.js';
+import { type GradeInput, type GradeOutcome, type SmokeReport, smokeCheck } from './grader.js';
 import {
   type DependencyInstaller,
   defaultGraderDepsCache,
   prepareGraderDependencies,
 } from './grader-deps.js';
+import { createGraderPool, type GraderPool } from './grader-pool.js';
 import { createLimiter, mapBounded } from './pool.js';
 import { createResultsDir, ResultsWriter, writeMeta } from './results.js';
 import type { Sandbox } from './sandbox/index.js';
@@ -38,6 +39,8 @@ export interface BenchDeps {
   onProgress?: (p: BenchProgress) => void;
   /** Installs the suite's grader dependencies; `npm install` when omitted. */
   installDependencies?: DependencyInstaller;
+  /** Told how long each grade took (smoke fixtures included), for benchmarks. */
+  onGraded?: (ms: number) => void;
 }
 
 export interface BenchOptions {
@@ -90,10 +93,7 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
     log,
     ...(deps.installDependencies === undefined ? {} : { install: deps.installDependencies }),
   });
-  const graderOpts = {
-    dependenciesDir,
-    ...(opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs }),
-  };
+  const timeouts = opts.graderTimeoutMs === undefined ? {} : { timeoutMs: opts.graderTimeoutMs };
 
   const byId = new Map(suite.probes.map((p) => [p.id, p]));
   const planned = opts.keys
@@ -101,18 +101,27 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
     : planTrials(suite, { baseline: opts.baseline });
   const keys = opts.shard ? selectShard(planned, opts.shard) : planned;
 
-  // Each probe's smoke check starts at once (bounded); its trials start as soon as it passes,
-  // so grading fixtures overlaps with model calls instead of delaying every trial.
-  const wanted = suite.probes.filter((p) => keys.some((k) => k.probe === p.id));
-  const limit = createLimiter(suite.concurrency);
-  const smokeReports = new Map(
-    wanted.map((probe) => [probe.id, limit(() => smokeCheck(deps.sandbox, probe, graderOpts))]),
-  );
-  const smokeOf = (probe: Probe) => smokeReports.get(probe.id) as Promise<SmokeReport>;
-
   const dir = await createResultsDir(opts.outRoot, started);
   const writer = new ResultsWriter(join(dir, 'results.jsonl'));
   const scratch = await mkdtemp(join(tmpdir(), 'skill-optimizer-trials-'));
+  const wanted = suite.probes.filter((p) => keys.some((k) => k.probe === p.id));
+  // One pool of long-lived grader hosts for the smoke checks and the trials (grader-pool.ts).
+  const graders = await createGraderPool(deps.sandbox, {
+    graderPaths: await existingFiles(wanted.map((p) => p.graderPath)),
+    dependenciesDir,
+    size: suite.concurrency,
+    log,
+    ...timeouts,
+  });
+  const grade = timedGrade(graders, deps.onGraded);
+  // Each probe's smoke check starts at once (bounded); its trials start as soon as it passes,
+  // so grading fixtures overlaps with model calls instead of delaying every trial.
+  const limit = createLimiter(suite.concurrency);
+  const smokeReports = new Map(
+    wanted.map((probe) => [probe.id, limit(() => smokeCheck(deps.sandbox, probe, { grade }))]),
+  );
+  const smokeOf = (probe: Probe) => smokeReports.get(probe.id) as Promise<SmokeReport>;
+
   const records: TrialRecord[] = [];
   const skipped: TrialKey[] = [];
   let settled = 0;
@@ -134,7 +143,7 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
         scratch,
         keepDir: opts.keepWorkspaces === false ? null : join(dir, 'workspaces'),
         deps,
-        graderOpts,
+        grade,
         signal: opts.signal,
       });
       await writer.append(record);
@@ -144,6 +153,7 @@ export async function runBench(opts: BenchOptions, deps: BenchDeps): Promise<Ben
     });
   } finally {
     await Promise.allSettled(smokeReports.values());
+    await graders.close();
     await writer.close();
     await rm(scratch, { recursive: true, force: true });
   }
@@ -193,7 +203,7 @@ interface TrialContext {
   /** Where final workspaces are kept, one folder per trial; null keeps none. */
   keepDir: string | null;
   deps: BenchDeps;
-  graderOpts: { timeoutMs?: number; dependenciesDir: string | null };
+  grade: (input: GradeInput) => Promise<GradeOutcome>;
   signal: AbortSignal | undefined;
 }
 
@@ -256,17 +266,12 @@ async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Prom
       return record({ ...ran, status: 'fail' });
     if (out.error !== undefined)
       return record({ ...ran, status: 'error', error: `${label}: ${out.error}` });
-    const graded = await runGrader(
-      deps.sandbox,
-      {
-        graderPath: probe.graderPath,
-        workspaceDir,
-        transcript: out.transcript,
-        finalMessage: out.finalMessage,
-        dependenciesDir: ctx.graderOpts.dependenciesDir,
-      },
-      ctx.graderOpts,
-    );
+    const graded = await ctx.grade({
+      graderPath: probe.graderPath,
+      workspaceDir,
+      transcript: out.transcript,
+      finalMessage: out.finalMessage,
+    });
     if (!graded.ok) return record({ ...ran, status: 'error', error: `${label}: ${graded.error}` });
     return record({ ...ran, status: graded.result.pass ? 'pass' : 'fail', grader: graded.result });
   } catch (error) {
@@ -282,6 +287,37 @@ async function runOneTrial(key: TrialKey, probe: Probe, ctx: TrialContext): Prom
     }
     await rm(workspaceDir, { recursive: true, force: true });
   }
+}
+
+/** The files of `paths` that exist; a missing grader is reported by its smoke check. */
+async function existingFiles(paths: string[]): Promise<string[]> {
+  const found = await Promise.all(
+    paths.map((path) =>
+      stat(path).then(
+        (info) => info.isFile(),
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
+          throw error;
+        },
+      ),
+    ),
+  );
+  return paths.filter((_, i) => found[i]);
+}
+
+function timedGrade(
+  pool: GraderPool,
+  onGraded: ((ms: number) => void) | undefined,
+): (input: GradeInput) => Promise<GradeOutcome> {
+  if (onGraded === undefined) return (input) => pool.grade(input);
+  return async (input) => {
+    const started = performance.now();
+    try {
+      return await pool.grade(input);
+    } finally {
+      onGraded(performance.now() - started);
+    }
+  };
 }
 
 function trialName(key: TrialKey): string {

@@ -231,3 +231,33 @@ describe('runBench with bad probe or skill files', () => {
     },
   );
 });
+
+describe('runBench grading', () => {
+  it('grades smoke fixtures and trials on long-lived hosts, at most `concurrency` of them', async () => {
+    const hostArgv: string[][] = [];
+    let graderRuns = 0;
+    const counting: Sandbox = {
+      level: sandbox.level,
+      fallbackReason: sandbox.fallbackReason,
+      nodePath: sandbox.nodePath,
+      run: (argv, opts) => {
+        if (argv.includes('--eval')) graderRuns++;
+        return sandbox.run(argv, opts);
+      },
+      runShell: (command, opts) => sandbox.runShell(command, opts),
+      start: (argv, opts) => {
+        hostArgv.push(argv);
+        return sandbox.start(argv, opts);
+      },
+    };
+    const suite = await loadSuite(path.join(FIXTURE, 'ok.yml'), { trials: 6, concurrency: 2 });
+    const result = await runBench(
+      { suite, baseline: false, outRoot: await mkdtemp(path.join(root, 'out-')) },
+      { runner, sandbox: counting, costOf },
+    );
+    expect(result.records.map((r) => r.status)).toEqual(Array(6).fill('pass'));
+    expect(graderRuns).toBe(0);
+    expect(hostArgv.length).toBeGreaterThanOrEqual(1);
+    expect(hostArgv.length).toBeLessThanOrEqual(2);
+  });
+});

@@ -5,8 +5,9 @@ import { scrubbedEnv } from './env.js';
 import { BWRAP_INSTALL_HINT, discoverHostLayout, type HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
 import { resolveRunOptions, watchLimits } from './options.js';
+import { type ResidentProcess, startResident } from './resident.js';
 import { spawnLimited } from './spawn.js';
-import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
+import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStartOptions } from './types.js';
 
 /** What one bwrap run mounts beyond the host layout. */
 export interface BwrapMounts {
@@ -87,6 +88,10 @@ export class BubblewrapSandbox implements Sandbox {
 
   runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult> {
     return this.run(['/bin/sh', '-c', command], opts);
+  }
+
+  start(argv: string[], opts: SandboxStartOptions): Promise<ResidentProcess> {
+    return startResident(this.layout, this.layout.nodeBinDir, argv, opts);
   }
 }
 

@@ -2,8 +2,9 @@ import { dirname } from 'node:path';
 import { scrubbedEnv } from './env.js';
 import { withResourceLimits } from './limits.js';
 import { resolveRunOptions, watchLimits } from './options.js';
+import { type ResidentProcess, startResident } from './resident.js';
 import { spawnLimited } from './spawn.js';
-import type { Sandbox, SandboxResult, SandboxRunOptions } from './types.js';
+import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStartOptions } from './types.js';
 
 /**
  * The weaker isolation, only on explicit request (or locally with no secret in reach): a plain
@@ -39,5 +40,9 @@ export class ProcessSandbox implements Sandbox {
 
   runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult> {
     return this.run(['/bin/sh', '-c', command], opts);
+  }
+
+  start(argv: string[], opts: SandboxStartOptions): Promise<ResidentProcess> {
+    return startResident(null, dirname(this.nodePath), argv, opts);
   }
 }

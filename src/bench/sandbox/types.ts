@@ -1,4 +1,5 @@
 import type { IsolationLevel } from '../types.js';
+import type { ResidentProcess } from './resident.js';
 
 export interface SandboxRunOptions {
   /** Absolute path; the only writable directory; must exist. */
@@ -24,6 +25,15 @@ export interface SandboxRunOptions {
   signal?: AbortSignal;
 }
 
+/** A long-lived process (`Sandbox.start`): the run options without a wall-clock limit. */
+export interface SandboxStartOptions
+  extends Omit<SandboxRunOptions, 'timeoutMs' | 'stdin' | 'signal' | 'maxOutputBytes'> {
+  /** RLIMIT_CPU over the process's whole life: the backstop behind the caller's own timers. */
+  cpuSeconds: number;
+  /** Killing what was left of it failed; the caller logs it. */
+  onCleanupError: (error: unknown) => void;
+}
+
 export interface SandboxResult {
   exitCode: number | null;
   signal: string | null;
@@ -45,6 +55,8 @@ export interface Sandbox {
   readonly nodePath: string;
   run(argv: string[], opts: SandboxRunOptions): Promise<SandboxResult>;
   runShell(command: string, opts: SandboxRunOptions): Promise<SandboxResult>;
+  /** Starts `argv` as a long-lived process under the same isolation and limits. */
+  start(argv: string[], opts: SandboxStartOptions): Promise<ResidentProcess>;
 }
 
 export const DEFAULT_MEMORY_MB = 1024;

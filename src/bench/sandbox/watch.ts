@@ -17,6 +17,8 @@ export interface WatchLimits {
   maxDirBytes: number;
   /** How often the process table and the folder are read; default 200 ms. */
   intervalMs?: number;
+  /** Ticks are skipped while this says false (a resident process between jobs); default always. */
+  active?: () => boolean;
 }
 
 export interface TrialWatch {
@@ -70,6 +72,66 @@ function descendants(table: ProcEntry[], root: number, known: Set<number>): Set<
         grew = true;
       }
     }
+  }
+  return found;
+}
+
+let childrenFiles: Promise<boolean> | undefined;
+/** Whether this kernel lists each thread's children in /proc/<pid>/task/<tid>/children. */
+function hasChildrenFiles(): Promise<boolean> {
+  childrenFiles ??= readFile(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+  return childrenFiles;
+}
+
+/** Whether `pid` is alive and not a zombie. */
+async function isLive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch (error) {
+    if (isGone(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * The same set as `descendants` over the whole table, read from the run's own processes only
+ * (their threads' children files): a tick then costs a few reads, not one per process on the
+ * machine, which matters with many watched runs on a busy host.
+ */
+async function subtree(root: number, known: Set<number>): Promise<Set<number>> {
+  const found = new Set<number>();
+  let frontier = [root, ...known];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    await Promise.all(
+      frontier.map(async (pid) => {
+        if (found.has(pid) || !(await isLive(pid))) return;
+        found.add(pid);
+        let tids: string[];
+        try {
+          tids = await readdir(`/proc/${pid}/task`);
+        } catch (error) {
+          if (isGone(error)) return;
+          throw error;
+        }
+        for (const tid of tids) {
+          try {
+            const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8');
+            for (const child of text.split(' ')) if (child.trim() !== '') next.push(Number(child));
+          } catch (error) {
+            if (!isGone(error)) throw error;
+          }
+        }
+      }),
+    );
+    frontier = next.filter((pid) => !found.has(pid));
   }
   return found;
 }
@@ -163,7 +225,9 @@ export function watchTrial(
 
   const tick = async () => {
     if (hasProc) {
-      known = descendants(await readProcTable(), rootPid, known);
+      known = (await hasChildrenFiles())
+        ? await subtree(rootPid, known)
+        : descendants(await readProcTable(), rootPid, known);
       if (known.size > limits.maxProcesses) {
         breach = `more than ${limits.maxProcesses} processes at once`;
       }
@@ -182,7 +246,7 @@ export function watchTrial(
 
   const timer = setInterval(() => {
     ticking = ticking
-      .then(() => (stopped || breach !== null ? undefined : tick()))
+      .then(() => (stopped || breach !== null || limits.active?.() === false ? undefined : tick()))
       .catch((error: unknown) => {
         failure ??= error;
       });
