@@ -50,7 +50,13 @@ describe('readInputs', () => {
     );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
     expect(declared).toEqual({ ...INPUT_DEFAULTS, 'github-token': '${{ github.token }}' });
-    expect(Object.keys(action.outputs).sort()).toEqual(['chain-pr', 'cost', 'gate', 'status']);
+    expect(Object.keys(action.outputs).sort()).toEqual([
+      'bench-matrix',
+      'chain-pr',
+      'cost',
+      'gate',
+      'status',
+    ]);
     expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
   });
 });
