@@ -385,7 +385,7 @@ describe('step 06 on the job matrix', () => {
     expect(trackerOf(job)).not.toContain('shards of the job matrix');
   }, 300_000);
 
-  it('a missing shard fails the merge plainly: step 06 failed on the branch, a note on the chain PR, and a second merge changes nothing', async () => {
+  it('a missing shard fails the merge plainly: step 06 failed on the branch, a note on the chain PR, a second merge changes nothing, /optimize plans again', async () => {
     const world = forkWorld(prefix, 'lost-shard', MATRIX_CONFIG);
     const artifacts = new FakeArtifacts(join(world.base, 'artifacts'));
     const chain = await approveGate(world, buildPlanTracker, { checkId: 77, nextGate: false });
@@ -445,6 +445,7 @@ describe('step 06 on the job matrix', () => {
 
     // Running the merge again finds nothing planned and leaves the branch alone.
     const head = headOf(world);
+    nock.cleanAll();
     const again = jobScope();
     skillPull(again.scope, world);
     progress(again.scope, again.job, 79);
@@ -457,5 +458,31 @@ describe('step 06 on the job matrix', () => {
     );
     expect(rerun.outcome.message).toContain('no bench is planned on');
     expect(headOf(world)).toBe(head);
+
+    // `/optimize` on the skill PR resumes the run: step 06 is planned again.
+    nock.cleanAll();
+    const resume = jobScope();
+    permission(resume.scope);
+    skillPull(resume.scope, world);
+    resume.scope
+      .get(`${repoPath}/pulls/${SKILL_PR}/files`)
+      .query({ per_page: 100 })
+      .reply(200, [{ filename: 'skills/keep-a-changelog/SKILL.md' }])
+      .get(`${repoPath}/pulls`)
+      .query({ head: `${OWNER}:${BRANCH}`, base: SKILL_BRANCH, state: 'open', per_page: 1 })
+      .reply(200, [{ number: CHAIN_PR, body: trackerOf(job) }]);
+    progress(resume.scope, resume.job, 80);
+    const comment = example('issue_comment', 'created');
+    comment.issue.number = SKILL_PR;
+    comment.issue.pull_request = { url: `https://api.github.com${repoPath}/pulls/${SKILL_PR}` };
+    comment.comment.body = '/optimize';
+    comment.comment.user = user('octocat');
+    comment.sender = user('octocat');
+    const replanned = await runJob(world, 'issue_comment', comment, INPUTS);
+    expect(resume.scope.isDone(), `pending: ${resume.scope.pendingMocks().join(', ')}`).toBe(true);
+    expect(replanned.outputs.status).toBe('neutral');
+    expect(JSON.parse(replanned.outputs['bench-matrix'] ?? '').include).toHaveLength(3);
+    expect(stateOf(world).bench_plan).toMatchObject({ shards: 3, commit: head });
+    expect(trackerOf(resume.job)).toContain('06 bench: **running** — running on 3 shards');
   }, 120_000);
 });
