@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { SkillOptimizerError } from '../errors.js';
 import type { RunStore } from '../store/port.js';
 import { operatorCommit, RUN_FILES, STEPS } from './catalog.js';
-import { currentSkillCopy, requireReport } from './inputs.js';
+import { currentSkillCopy, readReport } from './inputs.js';
 import { testsVerdictFrontmatter } from './reports.js';
 import { type BenchPlan, type ChainState, readState, stateChange } from './state.js';
 
@@ -58,16 +58,19 @@ export async function planBenchFanOut(
 ): Promise<BenchPlan | null> {
   const min = config.matrix_min_trials;
   if (min === undefined) return null;
-  const verdict = await requireReport(
-    store,
-    STEPS['validate-tests'].report,
-    testsVerdictFrontmatter,
-    '5 (validate-tests)',
-  );
-  if (!verdict.data.all_probes_approved) return null;
+  // Whatever keeps step 06 from benching (no approved suite, a suite that does not load) is
+  // left to the step itself, which reports it where every step failure is reported.
+  const verdict = await readReport(store, STEPS['validate-tests'].report, testsVerdictFrontmatter);
+  if (verdict === null || !verdict.data.all_probes_approved) return null;
   const skill = await currentSkillCopy(store);
   const baseline = state.benches.length === 0;
-  const keys = await plannedBenchKeys(store, config, { skill, baseline });
+  let keys: TrialKey[];
+  try {
+    keys = await plannedBenchKeys(store, config, { skill, baseline });
+  } catch (error) {
+    if (error instanceof SkillOptimizerError) return null;
+    throw error;
+  }
   if (keys.length <= min) return null;
   const projected = keys.reduce((sum, k) => sum + opts.estimateTrialCost(k.model), 0);
   if (state.cost_usd + projected > config.budget_usd) return null;

@@ -14,6 +14,7 @@ import type { LocalRunStore } from '../../src/store/local.js';
 import { DEMO_SCRIPT, makeRepo, SKILL } from '../fixtures/chain/harness.js';
 import { useGitSandbox } from '../store/git-fixture.js';
 import {
+  configureTrials,
   type Outcome,
   type Prescription,
   prescribedBench,
@@ -90,14 +91,21 @@ async function benchShards(
 }
 
 /** The example chain in autopilot, every bench fanned out over three shards and merged. */
-async function runOnMatrix(base: string, prescribe: Prescription, drop: number[] = []) {
+async function runOnMatrix(
+  base: string,
+  prescribe: Prescription,
+  drop: number[] = [],
+  settings: Record<string, unknown> = {},
+) {
   const full = {
     models: { executor: 'claude-sonnet-4-6', bench: ['claude-sonnet-4-6'] },
     concurrency: 4,
     ...CONFIG,
     matrix_min_trials: 1,
     matrix_shards: 3,
+    ...settings,
   };
+  configureTrials(full.trials);
   const repo = makeRepo(base, { config: full });
   const config = configSchema.parse(full);
   const opened = await openRun({
@@ -191,6 +199,21 @@ describe('step 06 resumed from merged shards', () => {
     expect(matrix.state.cost_usd).toBeCloseTo(inJob.state.cost_usd, 6);
     expect(matrix.state.status).toBe(inJob.state.status);
     expect(matrix.state.bench_plan).toBeNull();
+  }, 120_000);
+
+  it('benches in the job when the bench is not larger than matrix_min_trials, or might not fit the budget', async () => {
+    // 5 probes × 5 trials × 2 sides = 50 trials: not more than 50.
+    const small = await runOnMatrix(join(sandbox.base, 'small'), adaptive, [], {
+      matrix_min_trials: 50,
+    });
+    expect(small.plans).toEqual([]);
+    expect(small.state.benches.map((b) => b.verdict)).toEqual([null, 'improved']);
+    // 50 trials at $0.01 projected do not fit a $0.40 budget: the in-job bench reserves each trial.
+    const tight = await runOnMatrix(join(sandbox.base, 'tight'), adaptive, [], {
+      budget_usd: 0.4,
+    });
+    expect(tight.plans).toEqual([]);
+    expect(tight.state.benches[0]?.verdict_reason).toMatch(/^cost budget reached mid-bench/);
   }, 120_000);
 
   it('refuses to resume from shards that miss one of the plan', async () => {
