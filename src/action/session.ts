@@ -106,7 +106,10 @@ export async function drive(
     log: (line) => s.deps.log.info(line),
   });
   const deps = opts.merged
-    ? { ...access.deps, bench: benchFromMergedShards(access.deps.bench, opts.merged) }
+    ? {
+        ...access.deps,
+        bench: benchFromMergedShards(access.deps.bench, opts.merged, run.store),
+      }
     : access.deps;
   let result: DriverResult;
   try {

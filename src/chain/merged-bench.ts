@@ -103,6 +103,7 @@ export async function mergePlannedShards(opts: {
 export function benchFromMergedShards(
   bench: BenchPort,
   merged: MergedShards,
+  store: RunStore,
 ): BenchPort & { used(): boolean } {
   let used = false;
   return {
@@ -118,6 +119,8 @@ export function benchFromMergedShards(
           { retry: 'comment `/optimize` on the skill pull request to plan the bench again' },
         );
       }
+      // Steps run before step 06 in this job must not have changed what the shards benched.
+      await assertPlanCurrent(store, merged.plan);
       used = true;
       const total = merged.records.length;
       merged.records.forEach((record, i) => {

@@ -133,7 +133,7 @@ async function runOnMatrix(
     for (let job = 0; job < 10; job++) {
       // A job that resumes from merged shards ends once step 06 is committed, so the next bench
       // is reached by a job that may fan out again (as a chain job after a gate would).
-      const resumed = merged ? benchFromMergedShards(bench, merged) : null;
+      const resumed = merged ? benchFromMergedShards(bench, merged, opened.store) : null;
       const stop = new AbortController();
       let result: Awaited<ReturnType<typeof advance>>;
       try {
