@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openChainAccess } from '../../src/access/chain-access.js';
@@ -96,6 +97,9 @@ async function runOnMatrix(
   prescribe: Prescription,
   drop: number[] = [],
   settings: Record<string, unknown> = {},
+  alter: (shards: Array<{ name: string; dir: string }>) => Array<{ name: string; dir: string }> = (
+    shards,
+  ) => shards,
 ) {
   const full = {
     models: { executor: 'claude-sonnet-4-6', bench: ['claude-sonnet-4-6'] },
@@ -163,7 +167,7 @@ async function runOnMatrix(
         store: opened.store,
         config,
         plan,
-        shards: await benchShards(opened.store, bench, config, plan, root, drop),
+        shards: alter(await benchShards(opened.store, bench, config, plan, root, drop)),
         outRoot: join(root, 'merged'),
         now: new Date(),
       });
@@ -214,6 +218,26 @@ describe('step 06 resumed from merged shards', () => {
     });
     expect(tight.plans).toEqual([]);
     expect(tight.state.benches[0]?.verdict_reason).toMatch(/^cost budget reached mid-bench/);
+  }, 120_000);
+
+  it('refuses shards uploaded twice, or of another plan', async () => {
+    await expect(
+      runOnMatrix(join(sandbox.base, 'twice'), adaptive, [], {}, (shards) => [
+        ...shards,
+        { name: 'again', dir: shards[0]?.dir ?? '' },
+      ]),
+    ).rejects.toThrow(new BenchPlanError('shard 1/3 was uploaded twice (shard-1, again)'));
+    await expect(
+      runOnMatrix(join(sandbox.base, 'other-plan'), adaptive, [], {}, (shards) => {
+        const meta = join(shards[0]?.dir ?? '', 'meta.json');
+        writeFileSync(meta, readFileSync(meta, 'utf8').replace('"1/3"', '"1/4"'));
+        return shards;
+      }),
+    ).rejects.toThrow(
+      new BenchPlanError(
+        'artifact shard-1 is not a shard of the planned 3-shard bench (its shard: 1/4)',
+      ),
+    );
   }, 120_000);
 
   it('refuses to resume from shards that miss one of the plan', async () => {
