@@ -443,6 +443,22 @@ describe('step 06 on the job matrix', () => {
     );
     expect(trackerOf(job)).toMatch(/06 bench: \*\*failed\*\* — no results/);
 
+    // A shard job re-run now has nothing to bench: it fails plainly and benches nothing.
+    const late = await runJob(
+      world,
+      'pull_request_review',
+      approval(world, chain.tracker),
+      { ...INPUTS, command: 'bench-shard', shard: '2/3', 'work-branch': BRANCH },
+      artifacts,
+    );
+    expect(late.outputs.status).toBe('failed');
+    expect(late.outcome.message).toMatch(
+      /^no bench is planned on skill-optimizer\/2-keep-a-changelog/,
+    );
+    expect(artifacts.stored.map((a) => a.name)).not.toContain(
+      'skill-optimizer-chain-bench-keep-a-changelog-2',
+    );
+
     // Running the merge again finds nothing planned and leaves the branch alone.
     const head = headOf(world);
     nock.cleanAll();
