@@ -3,6 +3,7 @@ import { defaultGraderDepsCache, prepareGraderDependencies } from '../bench/grad
 import { runBench } from '../bench/run-bench.js';
 import type { BubblewrapProbe, Sandbox, SandboxMode } from '../bench/sandbox/index.js';
 import { loadSuite } from '../bench/suite.js';
+import { chainSuiteOverrides } from '../chain/bench-plan.js';
 import { createChainModel } from '../chain/model.js';
 import type { BenchPort, DriverDeps } from '../chain/ports.js';
 import { localSkillSource } from '../chain/start.js';
@@ -58,13 +59,10 @@ export async function openChainAccess(opts: {
   const ledger = new CostLedger({ ...(config.prices ? { prices: config.prices } : {}) });
   const bench: BenchPort = {
     async run(request) {
-      const suite = await loadSuite(request.suitePath, {
-        skillDir: request.skillDir,
-        models: config.models.bench,
-        trials: config.trials,
-        concurrency: config.concurrency,
-        runner: config.runner,
-      });
+      const suite = await loadSuite(
+        request.suitePath,
+        chainSuiteOverrides(config, request.skillDir),
+      );
       const result = await runBench(
         {
           suite,
@@ -72,6 +70,7 @@ export async function openChainAccess(opts: {
           outRoot: request.outRoot,
           keepWorkspaces: false,
           ...(request.keys ? { keys: request.keys } : {}),
+          ...(request.shard ? { shard: request.shard } : {}),
           ...(request.reserve ? { reserve: request.reserve } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
         },

@@ -114,7 +114,8 @@ function shardIndex(name: string): number {
   return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** Every file under `dir`, for an artifact upload. */
+export async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
     .filter((e) => e.isFile())

@@ -48,13 +48,27 @@ export const actionInputsSchema = z
     skill: z.union([z.literal(''), relativePath]),
     /** bench-shard: also run every probe without the skill. */
     baseline: z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }),
+    /** bench-shard of a chain run: the work branch whose planned step 06 this shard runs. */
+    'work-branch': z.string(),
+    /** bench-merge of a chain run: the chain job's `bench-matrix` output (JSON). */
+    'bench-matrix': z.string(),
   })
   .superRefine((inputs, ctx) => {
     if (inputs.command === 'bench-shard') {
       if (inputs.shard === null)
         ctx.addIssue({ code: 'custom', path: ['shard'], message: 'is required for bench-shard' });
-      if (inputs.suite === '')
-        ctx.addIssue({ code: 'custom', path: ['suite'], message: 'is required for bench-shard' });
+      if (inputs.suite === '' && inputs['work-branch'] === '')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['suite'],
+          message: 'is required for bench-shard (or work-branch, for a shard of a chain run)',
+        });
+      if (inputs.suite !== '' && inputs['work-branch'] !== '')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['work-branch'],
+          message: 'and suite exclude each other: a shard benches a suite or a chain run',
+        });
     }
   });
 
@@ -71,6 +85,8 @@ export const INPUT_DEFAULTS: Readonly<Record<keyof z.input<typeof actionInputsSc
   suite: '',
   skill: '',
   baseline: 'false',
+  'work-branch': '',
+  'bench-matrix': '',
 };
 
 export class ActionInputError extends SkillOptimizerError {}

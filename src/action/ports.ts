@@ -6,6 +6,7 @@ import type { RunnerName } from '../bench/types.js';
 import type { Permission } from '../config/access.js';
 import type { Config } from '../config/schema.js';
 import type { RunStore } from '../store/port.js';
+import type { BenchMatrix } from './bench-matrix.js';
 import type { ActionContext } from './context.js';
 import type { ActionInputs } from './inputs.js';
 import type { Publisher } from './publish.js';
@@ -130,4 +131,6 @@ export interface ActionOutcome {
   /** Markdown for the job summary. */
   summary: string;
   message: string;
+  /** Step 06 fanned out: the job matrix for the shard jobs and the merge job (bench-matrix.ts). */
+  benchMatrix?: BenchMatrix | null;
 }

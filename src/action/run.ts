@@ -75,6 +75,7 @@ export async function run(options: RunOptions = {}): Promise<ActionOutcome> {
   core.setOutput('gate', outcome.gate ?? '');
   core.setOutput('chain-pr', outcome.chainPr === null ? '' : String(outcome.chainPr));
   core.setOutput('cost', outcome.costUsd === null ? '' : outcome.costUsd.toFixed(4));
+  core.setOutput('bench-matrix', outcome.benchMatrix ? JSON.stringify(outcome.benchMatrix) : '');
   if (outcome.status === 'failed') core.setFailed(redactSecrets(outcome.message));
   else core.info(redactSecrets(`Skill Optimizer: ${outcome.message}`));
   // Appended directly: core.summary caches the first job's file path for the whole process.

@@ -4,23 +4,33 @@ import { CONFIG_PATH, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { type RouteDecision, routeEvent } from '../routing/route.js';
 import { benchMerge, benchShard } from './bench-jobs.js';
+import { parseBenchMatrix } from './bench-matrix.js';
 import { runChainJob } from './chain-job.js';
 import { commandStep } from './inputs.js';
+import { chainBenchShard, resumeFromMatrix } from './matrix-jobs.js';
 import type { ActionDeps, ActionOutcome } from './ports.js';
 
 /**
- * The Action's work over its ports: `bench-shard` / `bench-merge`, or route the event and drive
+ * The Action's work over its ports: `bench-shard` / `bench-merge` (of a suite, or of a chain
+ * run's step 06 on the job matrix), or route the event and drive
  * the chain (`auto`, or a step name to re-run that step on the event's pull request).
  */
 export async function main(deps: ActionDeps): Promise<ActionOutcome> {
   switch (deps.inputs.command) {
-    case 'bench-shard':
-      return benchShard(
-        deps,
-        await loadActionConfig(deps.context.workspace, deps.inputs['config-path']),
-      );
-    case 'bench-merge':
-      return benchMerge(deps);
+    case 'bench-shard': {
+      const config = await loadActionConfig(deps.context.workspace, deps.inputs['config-path']);
+      const { shard } = deps.inputs;
+      if (deps.inputs['work-branch'] !== '' && shard !== null) {
+        return chainBenchShard(deps, config, deps.inputs['work-branch'], shard);
+      }
+      return benchShard(deps, config);
+    }
+    case 'bench-merge': {
+      if (deps.inputs['bench-matrix'] === '') return benchMerge(deps);
+      const matrix = parseBenchMatrix(deps.inputs['bench-matrix']);
+      const config = await loadActionConfig(deps.context.workspace, deps.inputs['config-path']);
+      return resumeFromMatrix(deps, config, matrix);
+    }
     default: {
       const config = await loadActionConfig(deps.context.workspace, deps.inputs['config-path']);
       const decision = await routeEvent({

@@ -3,11 +3,13 @@ import { hasAnswered } from '../chain/answered.js';
 import { benchProgressLine } from '../chain/bench-progress.js';
 import { RUN_FILES } from '../chain/catalog.js';
 import { advance, type DriverResult, loadState } from '../chain/driver.js';
+import { benchFromMergedShards, type MergedShards } from '../chain/merged-bench.js';
 import type { DriverDeps } from '../chain/ports.js';
 import { SkillOptimizerError } from '../errors.js';
 import { GitHubNotFoundError } from '../github/errors.js';
 import type { TrackerCheckRun } from '../routing/tracker.js';
 import { StaleBranchError } from '../store/errors.js';
+import { matrixEntries } from './bench-matrix.js';
 import { renderGateReview } from './gate-review.js';
 import { type GitHubRun, readRunFileOnGitHub } from './open-run.js';
 import type { ActionDeps, ActionOutcome, CheckConclusion, SkillPr } from './ports.js';
@@ -89,7 +91,14 @@ export async function drive(
   s: Session,
   run: GitHubRun,
   tracker: TrackerSync,
-  opts: { actor: string; autopilot: boolean; skillPr: SkillPr; steer?: Steer },
+  opts: {
+    actor: string;
+    autopilot: boolean;
+    skillPr: SkillPr;
+    steer?: Steer;
+    /** The merge job: step 06 resumes from the matrix's merged shards (and never fans out). */
+    merged?: MergedShards;
+  },
 ): Promise<RunReport> {
   const chainPr = tracker.chainPr;
   const access = await s.deps.openAccess({
@@ -98,13 +107,20 @@ export async function drive(
     config: s.config,
     log: (line) => s.deps.log.info(line),
   });
+  const deps = opts.merged
+    ? {
+        ...access.deps,
+        bench: benchFromMergedShards(access.deps.bench, opts.merged, run.store),
+      }
+    : access.deps;
   let result: DriverResult;
   try {
-    if (opts.steer) await opts.steer(access.deps, run);
-    result = await advance(access.deps, {
+    if (opts.steer) await opts.steer(deps, run);
+    result = await advance(deps, {
       autopilot: opts.autopilot,
       actor: opts.actor,
       resumeCommand: RESUME,
+      benchMatrix: opts.merged === undefined,
       onProgress: (line) => {
         s.deps.log.info(`${run.slug}: ${line}`);
         tracker.progress(line);
@@ -143,6 +159,7 @@ export async function drive(
     await tracker.send(result.state);
     if (result.gate !== null) await askGate(s, run, chainPr, opts.actor);
   }
+  const plan = opts.merged === undefined ? result.state.bench_plan : null;
   return {
     slug: run.slug,
     branch: run.branch,
@@ -150,6 +167,19 @@ export async function drive(
     status,
     message,
     state: result.state,
+    ...(plan !== null && chainPr !== null && result.status === 'running'
+      ? {
+          benchMatrix: matrixEntries(
+            {
+              branch: run.branch,
+              chainPr,
+              actor: opts.actor,
+              autopilot: opts.autopilot || result.state.autopilot,
+            },
+            plan,
+          ),
+        }
+      : {}),
   };
 }
 
@@ -269,6 +299,7 @@ function summarise(reports: RunReport[]): ActionOutcome {
   const status = worst === null || worst.status === 'running' ? 'neutral' : worst.status;
   const gate = reports.find((r) => r.state.open_gate !== null)?.state.open_gate?.id ?? null;
   const cost = reports.reduce((sum, r) => sum + r.state.cost_usd, 0);
+  const include = reports.flatMap((r) => r.benchMatrix ?? []);
   return {
     status,
     gate,
@@ -276,5 +307,6 @@ function summarise(reports: RunReport[]): ActionOutcome {
     costUsd: cost,
     summary: renderJobSummary(reports),
     message: worst === null ? 'nothing ran' : `${worst.slug}: ${worst.status} — ${worst.message}`,
+    benchMatrix: include.length > 0 ? { include } : null,
   };
 }

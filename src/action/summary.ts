@@ -1,5 +1,6 @@
 import { renderReport } from '../chain/report.js';
 import type { ChainState } from '../chain/state.js';
+import type { MatrixEntry } from './bench-matrix.js';
 
 /** One run's result in this job, for the job summary and the check run. */
 export interface RunReport {
@@ -9,6 +10,8 @@ export interface RunReport {
   status: ChainState['status'];
   message: string;
   state: ChainState;
+  /** Step 06 of this run fanned out over the job matrix: one entry per shard job. */
+  benchMatrix?: MatrixEntry[];
 }
 
 /** The job summary (markdown): a line per run, then each run's bench progression and chart. */

@@ -3,6 +3,7 @@ import { BudgetExceededError, SkillOptimizerError } from '../errors.js';
 import { addUsage, type Usage, zeroUsage } from '../model/usage.js';
 import { StaleBranchError } from '../store/errors.js';
 import type { FileChange } from '../store/port.js';
+import { benchPlanLine, planBenchFanOut } from './bench-plan.js';
 import type { BenchProgress } from './bench-progress.js';
 import { budgetedModel } from './budget.js';
 import { operatorCommit, STEPS, type StepId, stepCommit } from './catalog.js';
@@ -60,6 +61,11 @@ export interface DriverOptions {
   onProgress?: (line: string) => void;
   /** Called as each of step 6's trials finishes. */
   onBenchProgress?: (progress: BenchProgress) => void;
+  /**
+   * This job may fan step 06 out over a job matrix (the Action's chain job): a bench larger than
+   * `matrix_min_trials` is planned into chain.yml and `advance` returns, status `running`.
+   */
+  benchMatrix?: boolean;
 }
 
 export interface DriverResult {
@@ -163,6 +169,19 @@ export async function advance(given: DriverDeps, opts: DriverOptions): Promise<D
       await finish(deps, state, next, tracker, opts);
       continue;
     }
+    if (next.step === 'bench' && opts.benchMatrix) {
+      const plan = await planBenchFanOut(deps.store, deps.config, state, {
+        estimateTrialCost: (model) => deps.bench.estimateTrialCost(model),
+        now: deps.now(),
+      });
+      if (plan !== null) {
+        const line = benchPlanLine(plan);
+        await commitState(deps, { ...state, bench_plan: plan }, 'bench planned', line, [], tracker);
+        opts.onProgress?.(`06 bench: ${line}`);
+        const planned = await loadState(deps);
+        return { status: planned.status, message: `06 bench ${line}`, gate: null, state: planned };
+      }
+    }
     const failed = await runStep(deps, state, next.step, opts, tracker);
     if (failed !== null && !(state.autopilot || opts.autopilot)) {
       const latest = await loadState(deps);
@@ -202,6 +221,8 @@ async function runStep(
     if (step === 'functionality') next = { ...next, upstream: null, wrapper: null };
     if (step === 'design-tests') next = { ...next, picks_pending: true };
     if (step === 'write-tests') next = { ...next, build_plan_approved: null };
+    // A bench that ran here (in this job or from a matrix's merged results) ends any plan.
+    if (step === 'bench') next = { ...next, bench_plan: null };
     if (outcome.update) next = outcome.update(next);
     next = tracker.charge(next);
     await store.commit(stepCommit(state.slug, step, outcome.result), [

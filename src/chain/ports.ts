@@ -1,6 +1,6 @@
 import type { SmokeReport } from '../bench/grader.js';
 import type { ExcludedProbe } from '../bench/run-bench.js';
-import type { TrialKey } from '../bench/shard.js';
+import type { Shard, TrialKey } from '../bench/shard.js';
 import type { IsolationLevel, TrialRecord } from '../bench/types.js';
 import type { LoopSettings } from '../config/loop.js';
 import type { Config } from '../config/schema.js';
@@ -23,6 +23,8 @@ export interface BenchPort {
     outRoot: string;
     /** Exactly these trials instead of the planned ones (a retry, or extra trials). */
     keys?: readonly TrialKey[];
+    /** Only this shard of the planned trials (a bench-shard job of the job matrix). */
+    shard?: Shard;
     /** Asked before each trial starts; false: the budget would be exceeded, do not start it. */
     reserve?: (model: string) => boolean;
     /** Called as each trial finishes, with this call's trials settled so far out of its total. */

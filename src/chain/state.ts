@@ -84,6 +84,22 @@ export const benchPointSchema = z.strictObject({
 });
 export type BenchPoint = z.infer<typeof benchPointSchema>;
 
+/** Step 06 fanned out over the job matrix, waiting for its merge job (chain/bench-plan.ts). */
+export const benchPlanSchema = z.strictObject({
+  /** Shard jobs (`shard: i/n` with n = shards). */
+  shards: z.int().min(2),
+  /** Trials of the whole bench, and of each shard (index 0 is shard 1/n). */
+  trials: z.int().min(1),
+  per_shard: z.array(z.int().min(0)),
+  /** The first bench also runs every probe without the skill. */
+  baseline: z.boolean(),
+  skill: z.enum(['vendored-skill', 'improved-skill']),
+  /** The work branch head whose suite and skill the shards bench. */
+  commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/),
+  planned_at: z.iso.datetime(),
+});
+export type BenchPlan = z.infer<typeof benchPlanSchema>;
+
 const usageSchema = z.strictObject({
   input_tokens: z.int().min(0),
   output_tokens: z.int().min(0),
@@ -143,6 +159,8 @@ export const chainStateSchema = z.strictObject({
     .default([]),
   /** Duct-tape and held-out findings of the candidate path, for the report. */
   findings: z.array(z.string()).default([]),
+  /** Step 06 fanned out over the Actions job matrix and waits for its merge job. */
+  bench_plan: benchPlanSchema.nullable().default(null),
   usage: usageSchema,
   cost_usd: z.number().min(0),
   budget_warned: z.boolean(),
@@ -180,6 +198,7 @@ export function initialState(init: {
     pending_finish: null,
     analyses: [],
     findings: [],
+    bench_plan: null,
     usage: {
       input_tokens: 0,
       output_tokens: 0,

@@ -188,6 +188,19 @@ export const configSchema = z
       .describe(
         'Extra trials per deciding probe the bench may add, in rounds of `trials`, when a comparison is inconclusive but favours the candidate (0 turns this off).',
       ),
+    matrix_min_trials: z
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        "In GitHub Actions: a bench with more trials than this (probes × models × trials × sides) does not run in the chain's job but fans out over the workflow's job matrix, and a merge job resumes the chain from the merged results (unset: every bench runs in the chain's job).",
+      ),
+    matrix_shards: z
+      .int()
+      .min(2)
+      .max(256)
+      .default(4)
+      .describe('Shard jobs of a bench that fans out over the job matrix (at most one per trial).'),
     prices: priceTableSchema
       .optional()
       .describe(

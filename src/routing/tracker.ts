@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { benchPlanLine } from '../chain/bench-plan.js';
 import { STEP_IDS, STEPS, type StepId } from '../chain/catalog.js';
 import { type ChainState, chainStateSchema, GATE_IDS } from '../chain/state.js';
 import { safeRelativePath } from '../config/schema.js';
@@ -87,6 +88,10 @@ export function stepLines(chain: ChainState, extra: TrackerExtra): StepLine[] {
     }
     if (extra.running === step) {
       return { step, status: 'running', detail: extra.runningDetail ?? null };
+    }
+    // Step 06 fanned out: its shard jobs are running, then the merge job resumes the chain.
+    if (step === 'bench' && chain.bench_plan !== null) {
+      return { step, status: 'running', detail: benchPlanLine(chain.bench_plan) };
     }
     if (chain.last_error !== null && chain.last_error.step === step) {
       return { step, status: 'failed', detail: chain.last_error.message };

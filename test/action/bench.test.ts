@@ -1,7 +1,7 @@
-import { appendFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ArtifactPort } from '../../src/action/ports.js';
 import { type RunOptions, run } from '../../src/action/run.js';
@@ -11,6 +11,7 @@ import { loadScript } from '../../src/model/scripted/script.js';
 import { type ScriptedServer, startScriptedServer } from '../../src/model/scripted/server.js';
 import { example } from '../routing/webhook-examples.js';
 import { useGitSandbox } from '../store/git-fixture.js';
+import { FakeArtifacts } from './fake-artifacts.js';
 import {
   API_KEY,
   checkout,
@@ -21,32 +22,6 @@ import {
   TOKEN,
   type World,
 } from './harness.js';
-
-/** An in-memory stand-in for the runner's artifact service: uploads are copied into a folder. */
-class FakeArtifacts implements ArtifactPort {
-  readonly stored: Array<{ id: number; name: string; dir: string; files: string[] }> = [];
-  constructor(private readonly root: string) {}
-
-  async upload(name: string, files: string[], rootDir: string): Promise<void> {
-    const dir = join(this.root, name);
-    const rel = files.map((file) => relative(rootDir, file));
-    for (const [i, file] of files.entries()) {
-      mkdirSync(dirname(join(dir, rel[i] ?? '')), { recursive: true });
-      cpSync(file, join(dir, rel[i] ?? ''));
-    }
-    this.stored.push({ id: this.stored.length + 1, name, dir, files: rel });
-  }
-  async list(prefix: string) {
-    return this.stored
-      .filter((a) => a.name.startsWith(prefix))
-      .map(({ id, name }) => ({ id, name }));
-  }
-  async download(id: number, dir: string): Promise<void> {
-    const found = this.stored.find((a) => a.id === id);
-    if (!found) throw new Error(`no artifact ${id}`);
-    cpSync(found.dir, dir, { recursive: true });
-  }
-}
 
 const sandbox = useGitSandbox();
 let world: World;

@@ -207,6 +207,7 @@ describe('the Action on a skill PR', () => {
       gate: 'upstream-intent',
       'chain-pr': '3',
       cost: expect.stringMatching(/^\d+\.\d{4}$/),
+      'bench-matrix': '',
     });
 
     // The work branch on origin: vendor, step 1, gate — by the bot.

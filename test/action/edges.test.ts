@@ -80,7 +80,13 @@ describe('the Action at its edges', () => {
     permission(scope);
     const { outputs, printed } = await runJob(labeled(), { 'github-token': TOKEN });
     expect(scope.isDone()).toBe(true);
-    expect(outputs).toEqual({ status: 'neutral', gate: '', 'chain-pr': '', cost: '' });
+    expect(outputs).toEqual({
+      status: 'neutral',
+      gate: '',
+      'chain-pr': '',
+      cost: '',
+      'bench-matrix': '',
+    });
     expect(printed).toMatch(
       /::notice::Skill Optimizer did not run: no Anthropic API key is available to this workflow run\. Pull requests from forks get no secrets/,
     );

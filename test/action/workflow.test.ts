@@ -115,7 +115,7 @@ describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
   });
 
   it('enables bubblewrap before the Action in every job that runs trials', () => {
-    for (const name of ['chain', 'bench']) {
+    for (const name of ['chain', 'bench', 'chain-bench', 'chain-merge']) {
       const jobSteps = workflow.jobs[name].steps as Array<{ run?: string; uses?: string }>;
       const enable = jobSteps.findIndex((s) => s.run?.includes('bwrap'));
       const action = jobSteps.findIndex((s) => s.uses?.startsWith('your-org/skill-optimizer@'));
@@ -127,6 +127,39 @@ describe.each([WORKFLOW, APP_WORKFLOW])('%s', (path) => {
       // The step fails the job when a sandbox still cannot start.
       expect(script).toMatch(/^bwrap --unshare-all .* true$/m);
     }
+  });
+
+  it("fans the chain's step 06 out over the chain job's matrix and resumes it in a merge job", () => {
+    const chain = workflow.jobs.chain;
+    const action = chain.steps.find((s: { uses?: string }) =>
+      s.uses?.startsWith('your-org/skill-optimizer@'),
+    );
+    expect(chain.outputs['bench-matrix']).toBe(`\${{ steps.${action.id}.outputs.bench-matrix }}`);
+    const shards = workflow.jobs['chain-bench'];
+    expect(shards.needs).toBe('chain');
+    expect(shards.if).toBe("needs.chain.outputs.bench-matrix != ''");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+    expect(shards.strategy.matrix).toBe('${{ fromJSON(needs.chain.outputs.bench-matrix) }}');
+    expect(shards.strategy['fail-fast']).toBe(false);
+    const shardStep = shards.steps.find(
+      (s: { with?: { command?: string } }) => s.with?.command === 'bench-shard',
+    );
+    expect(shardStep.with).toMatchObject({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+      shard: '${{ matrix.shard }}',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+      'work-branch': '${{ matrix.branch }}',
+    });
+    const merge = workflow.jobs['chain-merge'];
+    expect(merge.needs).toEqual(['chain', 'chain-bench']);
+    // A failed shard still reaches the merge, which reports it on the PR.
+    expect(merge.if).toContain('!cancelled()');
+    expect(merge.permissions).toEqual(chain.permissions);
+    const mergeStep = merge.steps.find(
+      (s: { with?: { command?: string } }) => s.with?.command === 'bench-merge',
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression
+    expect(mergeStep.with['bench-matrix']).toBe('${{ needs.chain.outputs.bench-matrix }}');
   });
 
   it('benches in a shard matrix and merges the shards', () => {

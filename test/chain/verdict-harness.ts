@@ -101,6 +101,10 @@ export function prescribedBench(
 }
 
 let configuredTrials = 3;
+/** The config's `trials` the prescribed bench plans with (runScenario sets it from its config). */
+export function configureTrials(trials: number): void {
+  configuredTrials = trials;
+}
 const trialsOf = (_suitePath: string) => configuredTrials;
 /** Extra trials are numbered past the configured count; retries reuse a planned number. */
 const isExtra = (_keys: readonly TrialKey[], key: TrialKey) => key.trial > configuredTrials;
@@ -143,7 +147,7 @@ export async function runScenario(
     concurrency: 4,
     ...config,
   };
-  configuredTrials = full.trials as number;
+  configureTrials(full.trials as number);
   const repo = makeRepo(base, { config: full });
   const parsed = configSchema.parse(full);
   const opened = await openRun({
