@@ -154,6 +154,18 @@ function skillPull(scope: nock.Scope, world: World) {
     .reply(200, pullJson({ number: SKILL_PR, headRef: SKILL_BRANCH, headSha: world.skillSha }));
 }
 
+/**
+ * A later job of the run: the skill PR's head comes from git and the check run the tracker state
+ * names (the label job's) is completed again, none created.
+ */
+function reusedProgress(scope: nock.Scope, job: string) {
+  scope.patch(`${repoPath}/check-runs/${RUN_CHECK}`).reply(200, { id: RUN_CHECK });
+  requests.attach(api().persist(), job).patch(TRACKER).reply(200, {});
+}
+
+/** The label job's check run, reused by every later job of the run. */
+const RUN_CHECK = 71;
+
 /** Every GitHub request of every job, by job. */
 const requests = new RequestLog();
 let jobs = 0;
@@ -208,12 +220,11 @@ function approval(world: World, prBody: string) {
 async function approveGate(
   world: World,
   tracker: string,
-  opts: { checkId: number; nextGate: boolean; upstream?: boolean },
+  opts: { nextGate: boolean; upstream?: boolean },
 ) {
   const { scope, job } = jobScope();
   permission(scope);
-  skillPull(scope, world);
-  progress(scope, job, opts.checkId);
+  reusedProgress(scope, job);
   if (opts.upstream) mockUpstreamRead(scope, { ...UPSTREAM, defaultBranch: 'main' });
   if (opts.nextGate) gateReview(scope);
   const result = await runJob(world, 'pull_request_review', approval(world, tracker), INPUTS);
@@ -261,7 +272,7 @@ describe('step 06 on the job matrix', () => {
       .reply(200, [])
       .post(`${repoPath}/pulls`)
       .reply(201, { number: CHAIN_PR, html_url: `https://github.com/${OWNER}/${REPO}/pull/3` });
-    progress(scope, job, 71);
+    progress(scope, job, RUN_CHECK);
     gateReview(scope);
     const payload = example('pull_request', 'labeled');
     payload.label.name = 'skill-optimizer';
@@ -273,13 +284,9 @@ describe('step 06 on the job matrix', () => {
     const labelled = await runJob(prefix, 'pull_request', payload, INPUTS);
     expect(labelled.outputs).toMatchObject({ status: 'gate', gate: 'upstream-intent' });
     nock.cleanAll();
-    const intent = await approveGate(prefix, trackerOf(job), {
-      checkId: 72,
-      nextGate: true,
-      upstream: true,
-    });
+    const intent = await approveGate(prefix, trackerOf(job), { nextGate: true, upstream: true });
     expect(intent.outputs).toMatchObject({ status: 'gate', gate: 'picks' });
-    const picks = await approveGate(prefix, intent.tracker, { checkId: 73, nextGate: true });
+    const picks = await approveGate(prefix, intent.tracker, { nextGate: true });
     expect(picks.outputs).toMatchObject({ status: 'gate', gate: 'build-plan' });
     buildPlanTracker = picks.tracker;
   }, 120_000);
@@ -287,13 +294,13 @@ describe('step 06 on the job matrix', () => {
   it('fans out: the chain job plans, three shard jobs bench, the merge job ends where an in-job bench ends', async () => {
     // The same run, benched in the chain's own job.
     const inJob = forkWorld(prefix, 'in-job');
-    const direct = await approveGate(inJob, buildPlanTracker, { checkId: 74, nextGate: true });
+    const direct = await approveGate(inJob, buildPlanTracker, { nextGate: true });
     expect(direct.outputs).toMatchObject({ status: 'gate', gate: 'all-pass', 'bench-matrix': '' });
 
     // The chain job: steps 04 and 05 run, step 06 is planned on three shards, the job ends.
     const fanned = forkWorld(prefix, 'matrix', MATRIX_CONFIG);
     const artifacts = new FakeArtifacts(join(fanned.base, 'artifacts'));
-    const chain = await approveGate(fanned, buildPlanTracker, { checkId: 75, nextGate: false });
+    const chain = await approveGate(fanned, buildPlanTracker, { nextGate: false });
     expect(chain.outputs.status).toBe('neutral');
     expect(chain.outcome.message).toMatch(/06 bench running on 3 shards of the job matrix/);
     const planned = stateOf(fanned);
@@ -310,7 +317,7 @@ describe('step 06 on the job matrix', () => {
     expect(chain.tracker).toContain(
       `06 bench: **running** — running on 3 shards of the job matrix (${plan.trials} trials`,
     );
-    expect(checkDone(chain.job, 75)).toMatchObject({ conclusion: 'neutral' });
+    expect(checkDone(chain.job, RUN_CHECK)).toMatchObject({ conclusion: 'neutral' });
     const matrix = JSON.parse(chain.outputs['bench-matrix'] ?? '') as {
       include: Array<Record<string, unknown>>;
     };
@@ -388,7 +395,7 @@ describe('step 06 on the job matrix', () => {
   it('a missing shard fails the merge plainly: step 06 failed on the branch, a note on the chain PR, a second merge changes nothing, /optimize plans again', async () => {
     const world = forkWorld(prefix, 'lost-shard', MATRIX_CONFIG);
     const artifacts = new FakeArtifacts(join(world.base, 'artifacts'));
-    const chain = await approveGate(world, buildPlanTracker, { checkId: 77, nextGate: false });
+    const chain = await approveGate(world, buildPlanTracker, { nextGate: false });
     expect(chain.outputs.status).toBe('neutral');
     const matrix = chain.outputs['bench-matrix'] ?? '';
     const planned = stateOf(world);
