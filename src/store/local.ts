@@ -169,6 +169,9 @@ export class LocalRunStore implements RunStore {
         ...NO_HOOKS,
         '-c',
         'commit.gpgsign=false',
+        // `git commit` would start `git maintenance run --auto` after each step's commit.
+        '-c',
+        'maintenance.auto=false',
         '--literal-pathspecs',
         'commit',
         '--quiet',
