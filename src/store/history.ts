@@ -17,6 +17,8 @@ const FULL_OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 export class BranchHistory {
   /** Commits this store made, each with its only parent. */
   private readonly parentOf = new Map<string, string>();
+  /** The parent of the store's first commit: it existed before any commit of the store. */
+  private olderThanOwn: string | null = null;
   private readonly treeFiles = new Map<string, Promise<string[]>>();
   private readonly lastTouch = new Map<string, Promise<string | null>>();
   private readonly ancestry = new Map<string, Promise<boolean>>();
@@ -43,6 +45,7 @@ export class BranchHistory {
 
   /** Remembers a commit this store made on `parent` (the caller checked it is the only parent). */
   recordCommit(commit: string, parent: string): void {
+    if (this.parentOf.size === 0) this.olderThanOwn = parent;
     this.parentOf.set(commit, parent);
   }
 
@@ -135,6 +138,8 @@ export class BranchHistory {
       commit = parent;
       parent = this.parentOf.get(commit);
     }
+    // A commit older than all of the store's has none of them among its ancestors.
+    if (commit === this.olderThanOwn && this.parentOf.has(ancestor)) return false;
     const ask = () =>
       this.git(['merge-base', '--is-ancestor', ancestor, commit], { okCodes: [1] }).then(
         (result) => result.exitCode === 0,
