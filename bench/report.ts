@@ -18,7 +18,7 @@ export interface ResultRow {
   verdict: Verdict;
 }
 
-export type Unit = 'ms' | 'MB' | 'ratio' | '%' | 'x';
+export type Unit = 'ms' | 'MB' | 'ratio' | '%' | 'x' | 'count';
 
 export type Log = (line: string) => void;
 
