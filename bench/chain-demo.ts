@@ -123,13 +123,16 @@ function stepSpans(lines: readonly TimedLine[]): StepSpan[] {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/** The store's `cat-file` readers live as long as the run: counted, but not as busy time. */
+const shortLived = (spans: readonly ProcessSpan[]) => spans.filter((s) => s.command !== 'cat-file');
+
 /** Child processes started in [from, to]: git commands and the rest (sandboxed graders). */
 function processSummary(spans: readonly ProcessSpan[], from: number, to: number): string {
   const inside = spans.filter((s) => s.start >= from && s.start < to);
   const gitSpans = inside.filter((s) => s.program === 'git');
   const other = inside.filter((s) => s.program !== 'git');
   return (
-    `git ×${gitSpans.length} busy ${seconds(busyMs(gitSpans, from, to))}, ` +
+    `git ×${gitSpans.length} busy ${seconds(busyMs(shortLived(gitSpans), from, to))}, ` +
     `other processes ×${other.length} busy ${seconds(busyMs(other, from, to))}`
   );
 }
@@ -193,7 +196,7 @@ function describePath(log: Log, run: DemoRun, segs: Segment[], pathMs: number): 
   );
   const gitSpans = run.processes.filter((p) => p.program === 'git');
   log(
-    `  child processes: git ×${gitSpans.length}, busy ${seconds(busyMs(gitSpans, run.start, run.start + run.wallMs))} ` +
+    `  child processes: git ×${gitSpans.length}, busy ${seconds(busyMs(shortLived(gitSpans), run.start, run.start + run.wallMs))} without the long-lived cat-file readers ` +
       `(${gitCommands(run.processes)}); others ×${run.processes.length - gitSpans.length}`,
   );
 }
