@@ -7,6 +7,7 @@ import { costOf } from '../src/model/pricing.js';
 import { loadScript } from '../src/model/scripted/script.js';
 import { startScriptedServer } from '../src/model/scripted/server.js';
 import type { Usage } from '../src/model/usage.js';
+import { countGitProcesses } from '../src/store/git-meter.js';
 import {
   criticalPathCalls,
   parallelCacheShare,
@@ -36,12 +37,16 @@ const NAME = 'chain-demo';
 const LATENCY_MS = 200;
 const PARALLEL_TOOLS = new Set(['write_probe', 'review_probe']);
 const KIND_WIDTH = 29;
+/** Git processes one demo run started before the store batched its git work (measured at a0ef8f2). */
+const GIT_PROCESSES_BEFORE = 368;
 
 interface DemoRun {
   dir: string;
   start: number;
   wallMs: number;
   processes: ProcessSpan[];
+  /** Git processes announced by runGit and the store's readers (store/git-meter.ts). */
+  gitProcesses: { total: number; byCommand: string };
   calls: ModelCall[];
   lines: TimedLine[];
 }
@@ -61,6 +66,7 @@ async function runDemo(dir: string): Promise<DemoRun> {
   const err = lineRecorder();
   const recording = recordGlobalFetch();
   const processes = recordProcesses();
+  const gitCount = countGitProcesses();
   try {
     const start = performance.now();
     const code = await runCli(['run', DEMO_SKILL, '--autopilot', '--intent', DEMO_INTENT], {
@@ -80,10 +86,12 @@ async function runDemo(dir: string): Promise<DemoRun> {
       start,
       wallMs,
       processes: processes.spans,
+      gitProcesses: { total: gitCount.total, byCommand: gitCount.describe() },
       calls: recording.calls,
       lines: out.lines,
     };
   } finally {
+    gitCount.stop();
     processes.restore();
     recording.restore();
     await server.close();
@@ -115,13 +123,16 @@ function stepSpans(lines: readonly TimedLine[]): StepSpan[] {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/** The store's `cat-file` readers live as long as the run: counted, but not as busy time. */
+const shortLived = (spans: readonly ProcessSpan[]) => spans.filter((s) => s.command !== 'cat-file');
+
 /** Child processes started in [from, to]: git commands and the rest (sandboxed graders). */
 function processSummary(spans: readonly ProcessSpan[], from: number, to: number): string {
   const inside = spans.filter((s) => s.start >= from && s.start < to);
   const gitSpans = inside.filter((s) => s.program === 'git');
   const other = inside.filter((s) => s.program !== 'git');
   return (
-    `git ×${gitSpans.length} busy ${seconds(busyMs(gitSpans, from, to))}, ` +
+    `git ×${gitSpans.length} busy ${seconds(busyMs(shortLived(gitSpans), from, to))}, ` +
     `other processes ×${other.length} busy ${seconds(busyMs(other, from, to))}`
   );
 }
@@ -185,7 +196,7 @@ function describePath(log: Log, run: DemoRun, segs: Segment[], pathMs: number): 
   );
   const gitSpans = run.processes.filter((p) => p.program === 'git');
   log(
-    `  child processes: git ×${gitSpans.length}, busy ${seconds(busyMs(gitSpans, run.start, run.start + run.wallMs))} ` +
+    `  child processes: git ×${gitSpans.length}, busy ${seconds(busyMs(shortLived(gitSpans), run.start, run.start + run.wallMs))} without the long-lived cat-file readers ` +
       `(${gitCommands(run.processes)}); others ×${run.processes.length - gitSpans.length}`,
   );
 }
@@ -259,8 +270,10 @@ function accounting(log: Log, run: DemoRun): void {
 
 /**
  * Targets: the whole autopilot demo's wall time against the model latencies on its critical
- * path (≤ 1.1×), its accounting at list prices, and the prompt-cache read share of the parallel
- * subagents of steps 4 and 5 (≥ 50 %).
+ * path (< 1.5×, the issue's target with injected latency), the git processes one run starts
+ * (under a third of the 368 it started before the store batched its git work), its accounting
+ * at list prices, and the prompt-cache read share of the parallel subagents of steps 4 and 5
+ * (≥ 50 %).
  */
 export const chainDemoBenchmark: Benchmark = {
   name: NAME,
@@ -276,6 +289,10 @@ export const chainDemoBenchmark: Benchmark = {
           `${run.calls.length} model calls`,
       );
       describePath(log, run, segs, pathMs);
+      log(
+        `  git processes counted on the store's diagnostics channel: ${run.gitProcesses.total} ` +
+          `(${run.gitProcesses.byCommand}); ${GIT_PROCESSES_BEFORE} before batching`,
+      );
       accounting(log, run);
 
       const parallel = segs.filter((s) => PARALLEL_TOOLS.has(s.kind));
@@ -299,7 +316,11 @@ export const chainDemoBenchmark: Benchmark = {
       const rows: ResultRow[] = [
         row(NAME, 'wall / model critical path', run.wallMs / pathMs, 'ratio', {
           op: '<',
-          value: 1.1,
+          value: 1.5,
+        }),
+        row(NAME, 'git processes per demo run', run.gitProcesses.total, 'count', {
+          op: '<',
+          value: Math.ceil(GIT_PROCESSES_BEFORE / 3),
         }),
         row(NAME, 'demo wall time', run.wallMs, 'ms'),
         row(NAME, 'model latency on the critical path', pathMs, 'ms'),

@@ -1,5 +1,6 @@
 import childProcess, { type ChildProcess } from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
+import { promisify } from 'node:util';
 
 /**
  * Records every child process started through `child_process.execFile` / `spawn` (git commands
@@ -47,11 +48,28 @@ function timed(original: Starter, spans: ProcessSpan[]): Starter {
   };
 }
 
+/**
+ * `promisify(execFile)` resolves `{ stdout, stderr }` through the function's own
+ * `promisify.custom`; the wrapper needs one too, or callers would get stdout alone and the
+ * process would not be recorded.
+ */
+function withPromiseForm(execFile: Starter): Starter {
+  const promised = (...args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      execFile(...args, (error: Error | null, stdout: unknown, stderr: unknown) => {
+        if (error === null) resolve({ stdout, stderr });
+        else reject(Object.assign(error, { stdout, stderr }));
+      });
+    });
+  Object.defineProperty(execFile, promisify.custom, { value: promised });
+  return execFile;
+}
+
 export function recordProcesses(): { spans: ProcessSpan[]; restore(): void } {
   const spans: ProcessSpan[] = [];
   const cp = childProcess as unknown as Record<'execFile' | 'spawn', Starter>;
   const original = { execFile: cp.execFile, spawn: cp.spawn };
-  cp.execFile = timed(original.execFile, spans);
+  cp.execFile = withPromiseForm(timed(original.execFile, spans));
   cp.spawn = timed(original.spawn, spans);
   syncBuiltinESMExports();
   return {

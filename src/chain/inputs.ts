@@ -32,10 +32,11 @@ export async function readSkill(
 ): Promise<SkillSnapshot> {
   const which = copy ?? (await currentSkillCopy(store));
   const paths = await store.list(which);
+  const contents = await Promise.all(paths.map((full) => store.readBytes(full)));
   const files: SkillSnapshot['files'] = [];
-  for (const full of paths) {
-    const bytes = await store.readBytes(full);
-    if (bytes === null || bytes.includes(0)) continue; // binary files are not shown to models
+  for (const [i, full] of paths.entries()) {
+    const bytes = contents[i];
+    if (bytes === null || bytes === undefined || bytes.includes(0)) continue; // binary files are not shown to models
     files.push({ path: full.slice(which.length + 1), content: bytes.toString('utf8') });
   }
   return { copy: which, files: orderByReference(files) };

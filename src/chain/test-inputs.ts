@@ -17,10 +17,12 @@ export async function readFolderTexts(
   store: RunStore,
   dir: string,
 ): Promise<Array<{ path: string; content: string }>> {
+  const paths = await store.list(dir);
+  const contents = await Promise.all(paths.map((full) => store.readBytes(full)));
   const out: Array<{ path: string; content: string }> = [];
-  for (const full of await store.list(dir)) {
-    const bytes = await store.readBytes(full);
-    if (bytes === null) continue;
+  for (const [i, full] of paths.entries()) {
+    const bytes = contents[i];
+    if (bytes === null || bytes === undefined) continue;
     const text = bytes.includes(0) ? '[binary file, not shown]' : bytes.toString('utf8');
     out.push({
       path: full.slice(dir.length + 1),

@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, relative, resolve, sep } from 'node:path';
 import { SkillOptimizerError } from '../errors.js';
+import { ObjectReader } from '../store/cat-file.js';
 import { GitError, runGit } from '../store/git.js';
 import type { UpstreamInfo, UpstreamReader } from './ports.js';
 
@@ -82,8 +83,13 @@ async function defaultBranch(root: string): Promise<string> {
 const cut = (text: string, max: number) =>
   text.length > max ? `${text.slice(0, max)}\n[truncated]` : text;
 
-async function showFile(root: string, path: string): Promise<string> {
-  return cut(await git(root, 'show', `HEAD:${path}`), MAX_DOC_CHARS);
+/** A file of HEAD (a path ls-tree listed), read through the repository's one cat-file. */
+async function showFile(objects: ObjectReader, root: string, path: string): Promise<string> {
+  const found = await objects.read('HEAD', path);
+  if (found === null || found.type !== 'blob') {
+    throw new SkillOptimizerError(`upstream repository ${root} has no file ${path} at HEAD`);
+  }
+  return cut(found.content.toString('utf8'), MAX_DOC_CHARS);
 }
 
 async function recentChanges(root: string, max: number): Promise<UpstreamInfo['recentChanges']> {
@@ -139,22 +145,39 @@ export function createLocalUpstreamReader(options: LocalUpstreamOptions = {}): U
 
       const inside = relative(root, folder).split(sep).join('/');
       const skillPath = inside !== '' && paths.includes(`${inside}/SKILL.md`) ? inside : null;
-      const examples: string[] = [];
-      for (const p of paths.filter((q) => q === 'SKILL.md' || q.endsWith('/SKILL.md'))) {
-        if (examples.length >= MAX_EXAMPLES) break;
-        const fm = FRONTMATTER.exec(await showFile(root, p));
-        if (fm) examples.push(`# ${p}\n${fm[0].trim()}`);
+      // Every file through one cat-file, and the independent questions to git at once.
+      const objects = new ObjectReader(root);
+      try {
+        const examples = async () => {
+          const found: string[] = [];
+          for (const p of paths.filter((q) => q === 'SKILL.md' || q.endsWith('/SKILL.md'))) {
+            if (found.length >= MAX_EXAMPLES) break;
+            const fm = FRONTMATTER.exec(await showFile(objects, root, p));
+            if (fm) found.push(`# ${p}\n${fm[0].trim()}`);
+          }
+          return found;
+        };
+        const [repo, branch, licenseText, contributingText, changes, frontmatters] =
+          await Promise.all([
+            repoName(root),
+            defaultBranch(root),
+            license === null ? null : showFile(objects, root, license),
+            contributing === null ? null : showFile(objects, root, contributing),
+            recentChanges(root, options.maxChanges ?? 20),
+            examples(),
+          ]);
+        return {
+          repo,
+          defaultBranch: branch,
+          license: licenseText,
+          contributing: contributingText,
+          recentChanges: changes,
+          skillFrontmatterExamples: frontmatters,
+          skillPath,
+        };
+      } finally {
+        objects.close();
       }
-
-      return {
-        repo: await repoName(root),
-        defaultBranch: await defaultBranch(root),
-        license: license === null ? null : await showFile(root, license),
-        contributing: contributing === null ? null : await showFile(root, contributing),
-        recentChanges: await recentChanges(root, options.maxChanges ?? 20),
-        skillFrontmatterExamples: examples,
-        skillPath,
-      };
     },
   };
 }

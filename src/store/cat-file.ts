@@ -1,12 +1,13 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { GitError, gitEnv } from './git.js';
+import { announceGitProcess } from './git-meter.js';
 
 export interface GitObject {
+  oid: string;
   type: string;
+  /** The object's bytes; empty for a reader started with `headersOnly`. */
   content: Buffer;
 }
-
-const BATCH = ['cat-file', '--batch'] as const;
 
 interface Pending {
   spec: string;
@@ -15,22 +16,40 @@ interface Pending {
 }
 
 /**
- * One long-lived `git cat-file --batch` per store: reading a file costs a line written to a pipe
- * instead of a new git process (the bench showed hundreds of them per run). Requests are answered
- * in order; `<rev>:<path>` is resolved by git at each request, so HEAD is always current.
+ * One long-lived `git cat-file --batch` (or `--batch-check`) per store: reading a file costs a
+ * line written to a pipe instead of a new git process (the bench showed hundreds of them per
+ * run). Requests are answered in order, so concurrent reads share one round trip; `<rev>:<path>`
+ * and `HEAD` are resolved by git at each request, so HEAD is always current.
  */
 export class ObjectReader {
   private child: ChildProcessWithoutNullStreams | null = null;
   private buffer = Buffer.alloc(0);
   private readonly pending: Pending[] = [];
+  private readonly args: readonly string[];
 
-  constructor(private readonly cwd: string) {}
+  /** `headersOnly`: `--batch-check`, answering oid and type without the content. */
+  constructor(
+    private readonly cwd: string,
+    private readonly options: { headersOnly?: boolean } = {},
+  ) {
+    this.args = ['cat-file', options.headersOnly === true ? '--batch-check' : '--batch'];
+  }
 
+  /** The object at `<rev>:<path>` (`''` is the root tree); null when there is none. */
   read(rev: string, path: string): Promise<GitObject | null> {
-    const spec = `${rev}:${path}`;
+    return this.readSpec(`${rev}:${path}`, path);
+  }
+
+  /**
+   * The object any revision names (`HEAD^{commit}`, a full oid); null when it names none. The
+   * caller must make sure it is a revision and not a user-supplied string.
+   */
+  readSpec(spec: string, shown = spec): Promise<GitObject | null> {
     if (/[\r\n]/.test(spec)) {
       return Promise.reject(
-        new GitError(BATCH, null, '', { detail: `cannot read '${path}': line breaks are refused` }),
+        new GitError(this.args, null, '', {
+          detail: `cannot read '${shown}': line breaks are refused`,
+        }),
       );
     }
     return new Promise((resolve, reject) => {
@@ -48,7 +67,8 @@ export class ObjectReader {
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
-    const child = spawn('git', [...BATCH], { cwd: this.cwd, env: gitEnv(undefined) });
+    announceGitProcess(this.args, this.cwd);
+    const child = spawn('git', [...this.args], { cwd: this.cwd, env: gitEnv(undefined) });
     this.child = child;
     this.buffer = Buffer.alloc(0);
     let stderr = '';
@@ -62,7 +82,7 @@ export class ObjectReader {
     });
     const fail = (why: string) => {
       if (this.child === child) this.child = null;
-      const error = new GitError(BATCH, null, stderr, { detail: why });
+      const error = new GitError(this.args, null, stderr, { detail: why });
       for (const p of this.pending.splice(0)) p.reject(error);
     };
     child.on('error', (error) => fail(`could not run: ${error.message}`));
@@ -87,24 +107,30 @@ export class ObjectReader {
         head.resolve(null);
         continue;
       }
-      const [, type, sizeText] = header.split(' ');
+      const [oid, type, sizeText] = header.split(' ');
       const size = Number(sizeText);
-      if (type === undefined || !Number.isInteger(size)) {
+      if (oid === undefined || type === undefined || !Number.isInteger(size)) {
         this.pending.shift();
         head.reject(
-          new GitError(BATCH, null, '', {
+          new GitError(this.args, null, '', {
             detail: `unexpected answer '${header}' for '${head.spec}'`,
           }),
         );
         this.buffer = Buffer.alloc(0);
         return;
       }
+      if (this.options.headersOnly === true) {
+        this.buffer = this.buffer.subarray(newline + 1);
+        this.pending.shift();
+        head.resolve({ oid, type, content: Buffer.alloc(0) });
+        continue;
+      }
       const end = newline + 1 + size;
       if (this.buffer.length < end + 1) return;
       const content = Buffer.from(this.buffer.subarray(newline + 1, end));
       this.buffer = this.buffer.subarray(end + 1);
       this.pending.shift();
-      head.resolve({ type, content });
+      head.resolve({ oid, type, content });
     }
   }
 }

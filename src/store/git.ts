@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { SkillOptimizerError } from '../errors.js';
+import { announceGitProcess } from './git-meter.js';
 
 /** A git command failed; the message names the command and the first lines git printed. */
 export class GitError extends SkillOptimizerError {
@@ -64,6 +65,7 @@ export function gitEnv(extra: Record<string, string> | undefined): NodeJS.Proces
 
 /** Runs `git <args>` without a shell; rejects with GitError unless the exit code is 0 or in okCodes. */
 export function runGit(args: readonly string[], opts: GitOptions): Promise<GitResult> {
+  announceGitProcess(args, opts.cwd);
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',

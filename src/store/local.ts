@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { SkillOptimizerError } from '../errors.js';
 import { redactBytes, redactContent, redactSecrets } from '../text/redact.js';
 import { applyChanges, type RepoChange } from './apply-changes.js';
-import { ObjectReader } from './cat-file.js';
+import { type GitObject, ObjectReader } from './cat-file.js';
 import { CommitFailedError, DirtyRunDirError, NothingToCommitError } from './errors.js';
-import { type GitOptions, type GitResult, runGit } from './git.js';
+import { GitError, type GitOptions, type GitResult, runGit } from './git.js';
+import { BranchHistory } from './history.js';
 import { acquireRunLock, type RunLock } from './lock.js';
 import type { CommitOptions, FileChange, RunStore } from './port.js';
 import { recoverInterruptedStep, removeStaleIndexLock } from './recover.js';
@@ -67,6 +68,8 @@ export class LocalRunStore implements RunStore {
   readonly worktreeDir: string;
   private readonly ctx: LocalRunContext;
   private readonly objects: ObjectReader;
+  private readonly names: ObjectReader;
+  private readonly history: BranchHistory;
   private closed = false;
 
   constructor(ctx: LocalRunContext) {
@@ -76,6 +79,14 @@ export class LocalRunStore implements RunStore {
     this.branch = ctx.branch;
     this.worktreeDir = ctx.worktreeDir;
     this.objects = new ObjectReader(ctx.worktreeDir);
+    this.names = new ObjectReader(ctx.worktreeDir, { headersOnly: true });
+    this.history = new BranchHistory(this.objects, this.names, (args, opts) =>
+      this.git(args, opts),
+    );
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new SkillOptimizerError(`the run store of '${this.slug}' is closed`);
   }
 
   private git(args: readonly string[], opts: Omit<GitOptions, 'cwd'> = {}): Promise<GitResult> {
@@ -89,12 +100,18 @@ export class LocalRunStore implements RunStore {
     return inRunDir(this.runDir, normalizeRelativePath(path, this.runDir, { allowBase }));
   }
 
-  /** What HEAD (or `at`) holds at a repository path: its object type and bytes. */
-  private lookup(repoPath: string, at = 'HEAD'): Promise<{ type: string; content: Buffer } | null> {
+  /** What HEAD (or `at`) holds at a repository path: its object id, type and bytes. */
+  private lookup(repoPath: string, at = 'HEAD'): Promise<GitObject | null> {
     if (this.closed) {
       return Promise.reject(new SkillOptimizerError(`the run store of '${this.slug}' is closed`));
     }
     return this.objects.read(checkRevision(at), repoPath);
+  }
+
+  /** Whether HEAD holds anything at a repository path, without reading its bytes. */
+  private async present(repoPath: string): Promise<boolean> {
+    this.checkOpen();
+    return (await this.names.read('HEAD', repoPath)) !== null;
   }
 
   async readBytes(path: string, at?: string): Promise<Buffer | null> {
@@ -106,49 +123,35 @@ export class LocalRunStore implements RunStore {
     return (await this.readBytes(path, at))?.toString('utf8') ?? null;
   }
 
+  /** Read from the folder's tree object through the pipe; a tree's list is kept by its id. */
   async list(dir: string, at = 'HEAD'): Promise<string[]> {
     const folder = this.repoPath(dir, true);
-    const result = await this.git(
-      ['ls-tree', '-r', '-z', '--name-only', '--full-tree', checkRevision(at), '--', folder],
-      {},
-    );
-    const prefix = `${this.runDir}/`;
-    return result.stdout
-      .split('\0')
-      .filter((path) => path.startsWith(`${folder}/`))
-      .map((path) => path.slice(prefix.length))
-      .sort();
+    this.checkOpen();
+    const tree = await this.names.read(checkRevision(at), folder);
+    if (tree === null || tree.type !== 'tree') return [];
+    const local = folder.slice(this.runDir.length + 1);
+    const base = local === '' ? '' : `${local}/`;
+    return (await this.history.filesUnder(tree.oid)).map((path) => `${base}${path}`).sort();
   }
 
   async exists(path: string): Promise<boolean> {
-    return (await this.lookup(this.repoPath(path, true))) !== null;
+    return this.present(this.repoPath(path, true));
   }
 
   async head(): Promise<string> {
-    return (await this.git(['rev-parse', '--verify', 'HEAD^{commit}'])).stdout.trim();
+    this.checkOpen();
+    return this.history.head();
   }
 
   async lastCommitTouching(paths: string[]): Promise<string | null> {
     if (paths.length === 0) return null;
     const specs = paths.map((path) => this.repoPath(path, true));
-    const result = await this.git([
-      '--literal-pathspecs',
-      'log',
-      '-1',
-      '--format=%H',
-      'HEAD',
-      '--',
-      ...specs,
-    ]);
-    const sha = result.stdout.trim();
-    return sha === '' ? null : sha;
+    return this.history.lastCommitTouching(await this.head(), specs);
   }
 
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    const result = await this.git(['merge-base', '--is-ancestor', ancestor, descendant], {
-      okCodes: [1],
-    });
-    return result.exitCode === 0;
+    this.checkOpen();
+    return this.history.isAncestor(ancestor, descendant);
   }
 
   isStale(outputs: string[], inputs: string[]): Promise<boolean> {
@@ -166,6 +169,9 @@ export class LocalRunStore implements RunStore {
         ...NO_HOOKS,
         '-c',
         'commit.gpgsign=false',
+        // `git commit` would start `git maintenance run --auto` after each step's commit.
+        '-c',
+        'maintenance.auto=false',
         '--literal-pathspecs',
         'commit',
         '--quiet',
@@ -187,7 +193,7 @@ export class LocalRunStore implements RunStore {
     const present: string[] = [];
     for (const spec of specs) {
       const onDisk = existsSync(join(this.worktreeDir, ...spec.split('/')));
-      if (onDisk || (await this.lookup(spec)) !== null) present.push(spec);
+      if (onDisk || (await this.present(spec))) present.push(spec);
     }
     if (present.length > 0) {
       await this.git(['--literal-pathspecs', 'add', '--all', '--force', '--', ...present]);
@@ -195,17 +201,9 @@ export class LocalRunStore implements RunStore {
     return present;
   }
 
-  /** True when the index differs from HEAD (limited to `paths` when given). */
-  private async indexDiffers(paths: readonly string[] = []): Promise<boolean> {
-    const args = [
-      '--literal-pathspecs',
-      'diff-index',
-      '--cached',
-      '--quiet',
-      'HEAD',
-      '--',
-      ...paths,
-    ];
+  /** True when the index differs from HEAD. */
+  private async indexDiffers(): Promise<boolean> {
+    const args = ['diff-index', '--cached', '--quiet', 'HEAD'];
     return (await this.git(args, { okCodes: [1] })).exitCode === 1;
   }
 
@@ -238,19 +236,30 @@ export class LocalRunStore implements RunStore {
       try {
         await applyChanges(this.worktreeDir, staging, repoChanges);
         await this.stage([this.runDir]);
-        if (!allowEmpty && !(await this.indexDiffers())) {
-          throw new NothingToCommitError(
-            `nothing to commit for '${message.split('\n')[0]}': the changes leave ${this.runDir} as it is`,
-          );
-        }
         await this.ctx.beforeCommit?.();
-        await this.gitCommit(message, allowEmpty ? ['--allow-empty'] : []);
+        await this.gitCommit(message, allowEmpty ? ['--allow-empty'] : []).catch(
+          async (error: unknown) => {
+            // `git commit` exits 1 when the index equals HEAD; asked only then, to save a process.
+            const unchanged =
+              !allowEmpty &&
+              error instanceof GitError &&
+              error.exitCode === 1 &&
+              !(await this.indexDiffers());
+            if (!unchanged) throw error;
+            throw new NothingToCommitError(
+              `nothing to commit for '${message.split('\n')[0]}': the changes leave ${this.runDir} as it is`,
+            );
+          },
+        );
       } catch (error) {
         failure = error;
       }
       const after = await this.head();
       const problem = failure === null ? await this.landedWhole(before, after) : null;
-      if (failure === null && problem === null) return after;
+      if (failure === null && problem === null) {
+        this.history.recordCommit(after, before);
+        return after;
+      }
       await this.rollBack(before, after, failure ?? problem);
       throw (
         failure ??
@@ -266,8 +275,8 @@ export class LocalRunStore implements RunStore {
   /** Null when `after` is one new commit on `before` and nothing under the run dir is left over. */
   private async landedWhole(before: string, after: string): Promise<string | null> {
     if (after === before) return 'no commit was made';
-    const parent = (await this.git(['rev-parse', '--verify', `${after}^1`])).stdout.trim();
-    if (parent !== before)
+    const parents = await this.history.parents(after);
+    if (parents.length !== 1 || parents[0] !== before)
       return `the new commit ${after.slice(0, 12)} does not follow ${before.slice(0, 12)}`;
     const left = await uncommittedPaths(this.worktreeDir, this.runDir);
     if (left.length > 0) return `files were left out of the commit: ${left.slice(0, 5).join(', ')}`;
@@ -297,37 +306,57 @@ export class LocalRunStore implements RunStore {
     if (message.trim() === '') throw new SkillOptimizerError('a checkpoint commit needs a message');
     const specs = paths.map((path) => this.repoPath(path, true));
     if (specs.length === 0) return null;
+    const before = await this.head();
     const present = await this.stage(specs);
-    if (present.length === 0 || !(await this.indexDiffers(present))) return null;
+    const staged = present.length === 0 ? [] : await this.stagedChanges(present);
+    if (staged.length === 0) return null;
     try {
-      await this.redactStaged(present);
+      await this.redactStaged(staged);
       await this.gitCommit(message, ['--', ...present]);
     } catch (error) {
       // Unstage (keeping the files) so the work tree is exactly as the caller left it.
       await this.git(['reset', '--quiet']);
       throw error;
     }
-    return this.head();
+    const after = await this.head();
+    const parents = await this.history.parents(after);
+    if (parents.length === 1 && parents[0] === before) this.history.recordCommit(after, before);
+    return after;
   }
 
-  /**
-   * Files staged under `paths` that are new or changed since HEAD (written by hand or by a tool,
-   * not through commit()), rewritten on disk with their secrets redacted and staged again.
-   */
-  private async redactStaged(paths: readonly string[]): Promise<void> {
-    const staged = await this.git([
+  /** What the index changes under `paths` since HEAD: each path with its status letter. */
+  private async stagedChanges(
+    paths: readonly string[],
+  ): Promise<Array<{ status: string; path: string }>> {
+    const diff = await this.git([
       '--literal-pathspecs',
       'diff',
       '--cached',
-      '--name-only',
+      '--name-status',
+      '--no-renames',
       '-z',
-      '--diff-filter=AM',
       'HEAD',
       '--',
       ...paths,
     ]);
+    const fields = diff.stdout.split('\0');
+    const changes: Array<{ status: string; path: string }> = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      changes.push({ status: fields[i] ?? '', path: fields[i + 1] ?? '' });
+    }
+    return changes;
+  }
+
+  /**
+   * Files staged that are new or changed since HEAD (written by hand or by a tool, not through
+   * commit()), rewritten on disk with their secrets redacted and staged again.
+   */
+  private async redactStaged(
+    staged: ReadonlyArray<{ status: string; path: string }>,
+  ): Promise<void> {
     const rewritten: string[] = [];
-    for (const path of staged.stdout.split('\0').filter((p) => p !== '')) {
+    const changed = staged.filter((c) => c.status === 'A' || c.status === 'M').map((c) => c.path);
+    for (const path of changed) {
       const file = join(this.worktreeDir, ...path.split('/'));
       if (!(await lstat(file)).isFile()) continue;
       const bytes = await readFile(file);
@@ -346,6 +375,7 @@ export class LocalRunStore implements RunStore {
     if (this.closed) return;
     this.closed = true;
     this.objects.close();
+    this.names.close();
     await this.ctx.lock.release();
   }
 }

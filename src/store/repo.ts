@@ -10,17 +10,18 @@ export async function repoRoot(dir: string): Promise<string> {
     throw new NotAGitRepoError(`${folder} does not exist or cannot be read`, { cause: error });
   });
   if (!info.isDirectory()) throw new NotAGitRepoError(`${folder} is not a folder`);
-  const probe = await runGit(['rev-parse', '--is-inside-work-tree'], {
+  // One process: outside a work tree git prints 'false' or fails (128) instead of the top.
+  const probe = await runGit(['rev-parse', '--is-inside-work-tree', '--show-toplevel'], {
     cwd: folder,
     okCodes: [128],
   });
-  if (probe.exitCode !== 0 || probe.stdout.trim() !== 'true') {
+  const [inside, top] = probe.stdout.split('\n');
+  if (probe.exitCode !== 0 || inside?.trim() !== 'true' || top === undefined || top === '') {
     throw new NotAGitRepoError(
       `${folder} is not inside a git work tree; the run keeps its history in git, so run \`git init\` there and commit the skill first`,
     );
   }
-  const top = await runGit(['rev-parse', '--show-toplevel'], { cwd: folder });
-  return top.stdout.trim();
+  return top.trim();
 }
 
 /** The repository's shared .git folder (the same for every worktree), absolute. */

@@ -6,6 +6,7 @@ import {
   NotAGitRepositoryError,
   ownerAndName,
 } from '../../src/chain/upstream-local.js';
+import { countGitProcesses } from '../../src/store/git-meter.js';
 import { git, makeRepo, useGitSandbox } from '../store/git-fixture.js';
 
 const sandbox = useGitSandbox();
@@ -62,6 +63,18 @@ describe('createLocalUpstreamReader', () => {
     expect(info.skillFrontmatterExamples).toHaveLength(2);
     expect(info.skillFrontmatterExamples[0]).toBe(
       '# skills/keep-a-changelog/SKILL.md\n---\nname: keep-a-changelog\ndescription: Does keep-a-changelog things.\nlicense: MIT\n---',
+    );
+  });
+
+  it('reads every file through one cat-file: seven git processes, however many files', async () => {
+    const count = countGitProcesses();
+    try {
+      await createLocalUpstreamReader({ baseDir: repo }).read('skills/keep-a-changelog');
+    } finally {
+      count.stop();
+    }
+    expect(count.describe()).toBe(
+      'rev-parse ×2, cat-file ×1, config ×1, log ×1, ls-tree ×1, symbolic-ref ×1',
     );
   });
 

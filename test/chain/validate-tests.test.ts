@@ -57,6 +57,44 @@ describe('step 5 validate-tests: context firewall', () => {
   });
 });
 
+describe('step 5 validate-tests: reads', () => {
+  it('asks the store for every probe folder at once instead of one read after another', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let listing = 0;
+    let mostListing = 0;
+    const counted = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (
+          typeof value !== 'function' ||
+          !['read', 'readBytes', 'list', 'exists'].includes(String(key))
+        ) {
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        const isList = key === 'list';
+        return async (...args: unknown[]) => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          if (isList) mostListing = Math.max(mostListing, ++listing);
+          try {
+            return await value.apply(target, args);
+          } finally {
+            inFlight--;
+            if (isList) listing--;
+          }
+        };
+      },
+    });
+    const inputs = await gatherValidateProbeInputs(counted, [FIXED, CUT], []);
+    expect(inputs).toEqual(await gatherValidateProbeInputs(store, [FIXED, CUT], []));
+    expect(inputs.map((i) => i.probe.files.length)).toEqual([6, 6]);
+    // 01, the skill listing, the intent and both probe folders are asked for together.
+    expect(most).toBeGreaterThanOrEqual(5);
+    expect(mostListing).toBe(3);
+  });
+});
+
 const allChecks = (over: Partial<ValidatorOutput['checks']> = {}): ValidatorOutput['checks'] => ({
   ...(Object.fromEntries(CHECKS.map((c) => [c, true])) as ValidatorOutput['checks']),
   ...over,

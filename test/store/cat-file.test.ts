@@ -36,6 +36,31 @@ describe('ObjectReader', () => {
     }
   });
 
+  it('answers object ids and types without content in headersOnly mode', async () => {
+    const repo = await makeRepo(sandbox.base, { 'a.txt': 'alpha\n' });
+    const names = new ObjectReader(repo, { headersOnly: true });
+    const objects = new ObjectReader(repo);
+    try {
+      const [head, blob, missing] = await Promise.all([
+        names.readSpec('HEAD^{commit}'),
+        names.read('HEAD', 'a.txt'),
+        names.read('HEAD', 'nope.txt'),
+      ]);
+      expect(head).toEqual({
+        oid: git(repo, 'rev-parse', 'HEAD'),
+        type: 'commit',
+        content: Buffer.alloc(0),
+      });
+      expect(blob?.oid).toBe(git(repo, 'rev-parse', 'HEAD:a.txt'));
+      expect(blob?.content.length).toBe(0);
+      expect(missing).toBeNull();
+      expect((await objects.readSpec(blob?.oid ?? ''))?.content.toString()).toBe('alpha\n');
+    } finally {
+      names.close();
+      objects.close();
+    }
+  });
+
   it('sees HEAD move between reads', async () => {
     const repo = await makeRepo(sandbox.base, { 'a.txt': 'one\n' });
     const reader = new ObjectReader(repo);

@@ -59,21 +59,20 @@ export async function gatherValidateProbeInputs(
   probeIds: readonly string[],
   directives: readonly string[],
 ): Promise<ValidateProbeInput[]> {
-  const functionality = await readFunctionalityReport(store);
-  const skill = await readSkill(store, 'vendored-skill');
-  const intent = await readIntent(store);
-  const inputs: ValidateProbeInput[] = [];
-  for (const id of probeIds) {
-    const files = await readFolderTexts(store, probeDir(id));
-    inputs.push({
-      functionality,
-      intent,
-      skill,
-      directives: [...directives],
-      probe: { id, files },
-    });
-  }
-  return inputs;
+  // Every read is issued at once: the store answers them in one pipelined round trip.
+  const [functionality, skill, intent, folders] = await Promise.all([
+    readFunctionalityReport(store),
+    readSkill(store, 'vendored-skill'),
+    readIntent(store),
+    Promise.all(probeIds.map((id) => readFolderTexts(store, probeDir(id)))),
+  ]);
+  return probeIds.map((id, i) => ({
+    functionality,
+    intent,
+    skill,
+    directives: [...directives],
+    probe: { id, files: folders[i] ?? [] },
+  }));
 }
 
 export async function renderValidateProbePrompt(input: ValidateProbeInput): Promise<RolePrompt> {
