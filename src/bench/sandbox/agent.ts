@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, isAbsolute } from 'node:path';
-import { bwrapArgs } from './bubblewrap.js';
+import { bwrapArgs } from './bwrap-args.js';
 import type { HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
 import { killGroup } from './spawn.js';

@@ -1,54 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bwrapArgs } from './bwrap-args.js';
 import { scrubbedEnv } from './env.js';
 import { BWRAP_INSTALL_HINT, discoverHostLayout, type HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
 import { resolveRunOptions, watchLimits } from './options.js';
-import { type ResidentProcess, startResident } from './resident.js';
+import { startResident } from './resident.js';
 import { spawnLimited } from './spawn.js';
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStartOptions } from './types.js';
-
-/** What one bwrap run mounts beyond the host layout. */
-export interface BwrapMounts {
-  /** The trial dir: writable, and the working directory. */
-  cwd: string;
-  readOnlyBinds: string[];
-  /** Further writable dirs (e.g. an agent's private HOME); none by default. */
-  writableBinds?: string[];
-}
-
-/**
- * The bwrap arguments for one run: every namespace unshared (private PID namespace, no
- * network), no capabilities, no nested user namespaces, killed with its parent, system dirs
- * read-only, a private /tmp, the trial dir (and `writableBinds`) the only writable mounts.
- */
-export function bwrapArgs(layout: HostLayout, run: BwrapMounts): string[] {
-  return [
-    '--unshare-all',
-    '--unshare-user',
-    ...layout.extraOptions,
-    '--cap-drop',
-    'ALL',
-    '--die-with-parent',
-    '--new-session',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--tmpfs',
-    '/tmp',
-    ...layout.mountArgs,
-    '--bind',
-    run.cwd,
-    run.cwd,
-    ...(run.writableBinds ?? []).flatMap((path) => ['--bind', path, path]),
-    ...run.readOnlyBinds.flatMap((path) => ['--ro-bind', path, path]),
-    '--chdir',
-    run.cwd,
-    '--',
-  ];
-}
+import type {
+  ResidentProcess,
+  Sandbox,
+  SandboxResult,
+  SandboxRunOptions,
+  SandboxStartOptions,
+} from './types.js';
 
 export class BubblewrapSandbox implements Sandbox {
   readonly level = 'bubblewrap' as const;

@@ -9,8 +9,13 @@ export { probeBubblewrap } from './bubblewrap.js';
 export { SandboxUnavailableError } from './errors.js';
 export { weakIsolationNotice } from './notice.js';
 export { copyWorkspace, resolveInside } from './paths.js';
-export type { ResidentProcess } from './resident.js';
-export type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStartOptions } from './types.js';
+export type {
+  ResidentProcess,
+  Sandbox,
+  SandboxResult,
+  SandboxRunOptions,
+  SandboxStartOptions,
+} from './types.js';
 
 export const SANDBOX_MODES = ['auto', 'bubblewrap', 'process'] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];

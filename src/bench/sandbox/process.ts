@@ -2,9 +2,15 @@ import { dirname } from 'node:path';
 import { scrubbedEnv } from './env.js';
 import { withResourceLimits } from './limits.js';
 import { resolveRunOptions, watchLimits } from './options.js';
-import { type ResidentProcess, startResident } from './resident.js';
+import { startResident } from './resident.js';
 import { spawnLimited } from './spawn.js';
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStartOptions } from './types.js';
+import type {
+  ResidentProcess,
+  Sandbox,
+  SandboxResult,
+  SandboxRunOptions,
+  SandboxStartOptions,
+} from './types.js';
 
 /**
  * The weaker isolation, only on explicit request (or locally with no secret in reach): a plain

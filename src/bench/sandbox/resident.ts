@@ -1,31 +1,13 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { bwrapArgs } from './bubblewrap.js';
+import { bwrapArgs } from './bwrap-args.js';
 import { scrubbedEnv } from './env.js';
 import type { HostLayout } from './host-layout.js';
 import { withResourceLimits } from './limits.js';
 import { resolveRunOptions } from './options.js';
 import { killGroup } from './spawn.js';
-import type { SandboxStartOptions } from './types.js';
+import type { ResidentProcess, SandboxStartOptions } from './types.js';
 import { TRIAL_MARKER_VAR, watchTrial } from './watch.js';
-
-/**
- * A long-lived process under the same isolation and limits as a sandbox's short commands: the
- * same mounts (bubblewrap) or process group (process mode), a scrubbed environment, rlimits, and
- * the outside watch on its process count and on the size of its writable folder. It talks over
- * its stdin and stdout; no wall-clock limit applies, the caller times each exchange and kills it.
- */
-export interface ResidentProcess {
-  readonly child: ChildProcessWithoutNullStreams;
-  /** Why the watch killed it for a limit, or null. */
-  readonly breach: string | null;
-  /** Counts processes and folder size only while true (an idle resident costs nothing). */
-  setWatched(watched: boolean): void;
-  /** SIGKILLs it and everything it started; settles once all of it is gone. */
-  kill(): Promise<void>;
-  /** Settles once it has exited and every process it left behind has been killed. */
-  readonly cleanedUp: Promise<void>;
-}
 
 /** bwrap's layout for the strong mode; null runs a plain process group. */
 export function startResident(

@@ -1,5 +1,5 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { IsolationLevel } from '../types.js';
-import type { ResidentProcess } from './resident.js';
 
 export interface SandboxRunOptions {
   /** Absolute path; the only writable directory; must exist. */
@@ -63,3 +63,21 @@ export const DEFAULT_MEMORY_MB = 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
 export const DEFAULT_MAX_PROCESSES = 128;
 export const DEFAULT_MAX_DISK_MB = 100;
+
+/**
+ * A long-lived process under the same isolation and limits as a sandbox's short commands: the
+ * same mounts (bubblewrap) or process group (process mode), a scrubbed environment, rlimits, and
+ * the outside watch on its process count and on the size of its writable folder. It talks over
+ * its stdin and stdout; no wall-clock limit applies, the caller times each exchange and kills it.
+ */
+export interface ResidentProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Why the watch killed it for a limit, or null. */
+  readonly breach: string | null;
+  /** Counts processes and folder size only while true (an idle resident costs nothing). */
+  setWatched(watched: boolean): void;
+  /** SIGKILLs it and everything it started; settles once all of it is gone. */
+  kill(): Promise<void>;
+  /** Settles once it has exited and every process it left behind has been killed. */
+  readonly cleanedUp: Promise<void>;
+}
