@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type BenchResult, runBench } from '../src/bench/run-bench.js';
 import { createMessagesRunner } from '../src/bench/runners/messages.js';
 import type { Sandbox, SandboxRunOptions } from '../src/bench/sandbox/index.js';
@@ -13,6 +13,8 @@ import { type ServerPlacement, startBenchServer } from './model-server.js';
 
 /** One `runTrial` call as the bench saw it, in start order; times from `performance.now()`. */
 export interface TrialSpan {
+  /** The trial's id as runners send it to the model (`<probe>#<workspace>`). */
+  trial: string;
   probe: string;
   model: string;
   start: number;
@@ -62,11 +64,12 @@ function recordSandbox(sandbox: Sandbox, spans: SandboxSpan[]): Sandbox {
 }
 
 /** Wraps a runner so every trial's start, end and usage are recorded. */
-function recordSpans(runner: Runner, spans: TrialSpan[]): Runner {
+export function recordSpans(runner: Runner, spans: TrialSpan[]): Runner {
   return {
     name: runner.name,
     async runTrial(input: RunnerInput) {
       const span: TrialSpan = {
+        trial: `${input.probe.id}#${basename(input.workspaceDir)}`,
         probe: input.probe.id,
         model: input.model,
         start: performance.now(),

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
+import { CacheWarmer } from '../model/cache-warm.js';
 import { TRIAL_HEADER } from '../model/trial-header.js';
 import { addUsage, pricedTokens, USAGE_FIELDS, type Usage, zeroUsage } from '../model/usage.js';
 import {
@@ -53,6 +55,13 @@ export interface ModelGatewayOptions {
   budgetUsdPerTrial?: number;
   maxTotalTokensPerTrial?: number;
   log?: (line: string) => void;
+  /**
+   * Holds a trial's Messages request while a request of another trial that writes a cache prefix
+   * they share is in flight, and sends it once that one has answered, so it reads the prefix
+   * instead of writing it again (model/cache-warm.ts). Default: one warmer for the gateway's
+   * trials; null forwards every request at once.
+   */
+  cacheWarmer?: CacheWarmer | null;
 }
 
 interface TrialState {
@@ -81,6 +90,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
   const costOf = options.costOf ?? (() => 0);
   const log = options.log ?? (() => undefined);
   const inflight = new Set<AbortController>();
+  const warmer = options.cacheWarmer === undefined ? new CacheWarmer() : options.cacheWarmer;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
@@ -109,24 +119,36 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     inflight.add(abort);
     res.on('close', () => abort.abort());
     try {
-      let upstreamRes: Response;
-      try {
-        upstreamRes = await fetch(upstream + (req.url ?? '/'), {
-          method: req.method ?? 'GET',
-          headers: forwardedHeaders(req, options.upstreamApiKey, trial.id),
-          body: body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? body : undefined,
-          signal: abort.signal,
-        });
-      } catch (error) {
-        if (!abort.signal.aborted) noteUnreachable(trial, error);
-        throw error;
-      }
-      trial.reached = true;
-      log(`gateway: trial ${trial.id} ${req.method} ${req.url} -> ${upstreamRes.status}`);
-      await relay(upstreamRes, res, trial, requestModel(body));
+      const params = warmer === null ? null : messagesParams(req, body);
+      const forward = () => forwardAndRelay(req, res, trial, body, abort);
+      await (params === null || warmer === null ? forward() : warmer.run(params, forward));
     } finally {
       inflight.delete(abort);
     }
+  }
+
+  async function forwardAndRelay(
+    req: IncomingMessage,
+    res: ServerResponse,
+    trial: TrialState,
+    body: Buffer,
+    abort: AbortController,
+  ): Promise<void> {
+    let upstreamRes: Response;
+    try {
+      upstreamRes = await fetch(upstream + (req.url ?? '/'), {
+        method: req.method ?? 'GET',
+        headers: forwardedHeaders(req, options.upstreamApiKey, trial.id),
+        body: body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? body : undefined,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      if (!abort.signal.aborted) noteUnreachable(trial, error);
+      throw error;
+    }
+    trial.reached = true;
+    log(`gateway: trial ${trial.id} ${req.method} ${req.url} -> ${upstreamRes.status}`);
+    await relay(upstreamRes, res, trial, requestModel(body));
   }
 
   /** The first failure to reach the upstream before any response: the agent cannot get one. */
@@ -232,6 +254,31 @@ function forwardedHeaders(req: IncomingMessage, realKey: string, trialId: string
   headers.set('x-api-key', realKey);
   headers.set(TRIAL_HEADER, trialId);
   return headers;
+}
+
+/**
+ * A `POST /v1/messages` body as the cache warmer reads it (model, tools, system, messages), or
+ * null for any other request or a body of another shape, which is forwarded as it is.
+ */
+function messagesParams(req: IncomingMessage, body: Buffer): MessageCreateParamsBase | null {
+  const path = new URL(req.url ?? '/', 'http://gateway.invalid').pathname;
+  if (req.method !== 'POST' || path !== '/v1/messages' || body.length === 0) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof SyntaxError) return null;
+    throw error;
+  }
+  if (!isRecord(parsed) || typeof parsed.model !== 'string') return null;
+  const { tools, system, messages } = parsed;
+  const blocks = (v: unknown) => Array.isArray(v) && v.every(isRecord);
+  if (tools !== undefined && !blocks(tools)) return null;
+  if (system !== undefined && typeof system !== 'string' && !blocks(system)) return null;
+  const messageOk = (m: unknown) =>
+    isRecord(m) && (typeof m.content === 'string' || blocks(m.content));
+  if (!Array.isArray(messages) || !messages.every(messageOk)) return null;
+  return parsed as unknown as MessageCreateParamsBase;
 }
 
 /** The `model` field of a JSON request body, for pricing; '' when there is none. */

@@ -262,6 +262,11 @@ export function agentEnv(e: AgentEnvInput): Record<string, string> {
     DISABLE_ERROR_REPORTING: '1',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY: '1',
+    // The system prompt must be the same in every trial of a model, or no trial reads what another
+    // cached: the attribution block carries a fingerprint of the trial's prompt, and the memory
+    // section names the trial's private HOME and workspace (a trial keeps no memory anyway).
+    CLAUDE_CODE_ATTRIBUTION_HEADER: '0',
+    CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1',
   };
 }
 

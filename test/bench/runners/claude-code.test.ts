@@ -256,6 +256,31 @@ describe('claude-code runner with the real agent', () => {
     );
   });
 
+  it('sends the same system prompt in every trial, so later trials read it from the cache', async () => {
+    const runner = await setup({
+      rules: [
+        {
+          name: 'finish',
+          when: { turn: 1 },
+          reply: { content: [{ type: 'text', text: 'Done.' }] },
+        },
+      ],
+    });
+    const other = path.join(root, 'other-workspace');
+    await mkdir(other);
+    const first = await runner.runTrial(input(probe(), true));
+    const second = await runner.runTrial({ ...input(probe(), true), workspaceDir: other });
+
+    const calls = (scripted?.requests ?? []).filter((r) => r.path === '/v1/messages');
+    expect(calls.map((r) => r.rule)).toEqual(['finish', 'finish']);
+    const systems = calls.map((r) => JSON.stringify((r.body as { system?: unknown }).system));
+    // No per-trial HOME or workspace (auto-memory), no fingerprint of the prompt (attribution).
+    expect(systems[1]).toBe(systems[0]);
+    expect(systems[0]).not.toContain('x-anthropic-billing-header');
+    expect(first.usage.cache_read_input_tokens).toBe(0);
+    expect(second.usage.cache_read_input_tokens).toBeGreaterThan(2000);
+  });
+
   it('never lets the agent hold the real key', async () => {
     const command = [
       'env > env.txt',
