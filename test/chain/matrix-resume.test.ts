@@ -246,5 +246,5 @@ describe('step 06 resumed from merged shards', () => {
         'no results from bench shard 2/3 of 3: the shard job failed or uploaded nothing, so step 06 has no complete bench to resume from',
       ),
     );
-  }, 60_000);
+  }, 120_000);
 });

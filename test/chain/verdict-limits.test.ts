@@ -38,7 +38,7 @@ describe('runs that end without a publishable improvement', () => {
     const report = (await run.read('report.md')) ?? '';
     expect(report).toContain('**The skill adds nothing measurable on these probes**');
     expect(report).toMatch(/Probes that pass without the skill .*`release\/cut-patch-release`/);
-  }, 60_000);
+  }, 120_000);
 
   it('claims no improvement when every probe passes at the first bench', async () => {
     const run = await runScenario(sandbox.base, (a) => (a.baseline ? 'fail' : 'pass'));
@@ -48,7 +48,7 @@ describe('runs that end without a publishable improvement', () => {
     const report = (await run.read('report.md')) ?? '';
     expect(report).toContain('No change was shown to improve the skill at 95% confidence');
     expect('reason' in benchGain(run.state)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('stops launching trials when the budget would be exceeded and reports what was measured', async () => {
     const run = await runScenario(sandbox.base, () => 'pass', { budget_usd: 2 }, 0.25);
@@ -60,7 +60,7 @@ describe('runs that end without a publishable improvement', () => {
     expect(run.asks.length).toBeLessThan(30);
     const report = (await run.read('report.md')) ?? '';
     expect(report).toContain('**Outcome:** cost budget reached mid-bench');
-  }, 60_000);
+  }, 120_000);
 
   it('stops as converged after three kept benches within 2 points', async () => {
     const run = await runScenario(
@@ -91,7 +91,7 @@ describe('runs that end without a publishable improvement', () => {
     const report = (await run.read('report.md')) ?? '';
     expect(report).toContain('**Outcome:** bench invalid');
     expect(report).not.toContain('reached the threshold');
-  }, 60_000);
+  }, 120_000);
 
   it('compares a second candidate with the kept skill, not with the rejected one', async () => {
     const run = await runScenario(

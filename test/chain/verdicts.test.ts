@@ -34,7 +34,7 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     expect(report).toContain('**blue line**');
     const gain = benchGain(run.state);
     expect('reason' in gain ? gain.reason : 'publishable').toBe('publishable');
-  }, 60_000);
+  }, 120_000);
 
   it('rejects an overfit candidate: visible probes up, held-out down', async () => {
     const run = await runScenario(
@@ -58,7 +58,7 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     expect(report).toContain('## Discarded candidates');
     expect(report).toMatch(/- Bench 1 \(addressing .*\): .*held-out pass rate fell beyond noise/);
     expect('reason' in benchGain(run.state)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('calls +1 of 15 inconclusive and keeps the skill it had', async () => {
     const run = await runScenario(
@@ -78,7 +78,7 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     );
     expect(run.asks.some((a) => a.kept)).toBe(false);
     expect('reason' in benchGain(run.state)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('with adaptive trials samples the deciding probes on both sides, then decides', async () => {
     const run = await runScenario(
@@ -99,7 +99,7 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     expect(last?.extra_trials).toBe(keptExtra.length);
     expect(last?.verdict).toBe('improved');
     expect(last?.kept).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('rejects when one probe falls 3/3 → 1/3 although the mean rose', async () => {
     const WEAK = 'add-entry/fixed-with-pr';
@@ -117,7 +117,7 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     expect(last?.verdict).toBe('rejected');
     expect(last?.verdict_reason).toMatch(/probe '.*fixed-with-pr' .* regressed beyond noise/);
     expect(run.state.status).toBe('stopped');
-  }, 60_000);
+  }, 120_000);
 
   it('counts timeouts as failures, so a skill that makes the agent hang is rejected', async () => {
     const run = await runScenario(
@@ -133,5 +133,5 @@ describe('a candidate is kept only when the held-out probes show it better beyon
     expect(last?.errored).toBe(0);
     expect(last?.pass_rate).toBe(20);
     expect(last?.verdict).toBe('rejected');
-  }, 60_000);
+  }, 120_000);
 });

@@ -76,7 +76,7 @@ describe('bench on the csv-to-xlsx example: a document skill graded with a depen
       ['bench', SUITE, '--scripted', SCRIPT, '--baseline', '--out', out, '--sandbox', 'auto'],
       env,
     );
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
     await rm(out, { recursive: true, force: true });
@@ -129,5 +129,5 @@ describe('bench on a suite whose grader dependencies cannot be installed', () =>
     } finally {
       await rm(fresh, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -129,5 +129,5 @@ describe('--record, then --scripted <recording>', () => {
     expect(result.out).toMatch(/^error: .*bogus\.yml.*rules/ms);
     expect(result.out).not.toContain('01 functionality');
     expect(readFileSync(bogus, 'utf8')).toBe('not: a script\n');
-  }, 60_000);
+  }, 120_000);
 });
