@@ -113,6 +113,18 @@ interface Target {
   checkRun: TrackerCheckRun | null;
 }
 
+/** A tracker for `run` reporting under `check`, registered with the session. */
+function trackRun(s: Session, run: GitHubRun, target: Target, check: TrackerCheckRun): TrackerSync {
+  const tracker = new TrackerSync(s.deps.github, run, {
+    skillPr: target.skillPr,
+    triggeredBy: target.triggeredBy,
+  });
+  tracker.chainPr = target.chainPr;
+  tracker.checkRun = check;
+  s.trackers.set(run.branch, tracker);
+  return tracker;
+}
+
 /** The check run every target's last job reported on, when they name the same one. */
 function sharedCheckRun(targets: Target[]): TrackerCheckRun | null {
   const first = targets[0]?.checkRun ?? null;
@@ -148,13 +160,7 @@ async function steerRuns(
       for (const target of unanswered) {
         const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
         try {
-          const tracker = new TrackerSync(s.deps.github, run, {
-            skillPr: target.skillPr,
-            triggeredBy: target.triggeredBy,
-          });
-          tracker.chainPr = target.chainPr;
-          tracker.checkRun = check;
-          s.trackers.set(run.branch, tracker);
+          const tracker = trackRun(s, run, target, check);
           reports.push(await applyCommand(s, run, tracker, target, command, actor, skillPr));
         } finally {
           await run.close();
@@ -363,13 +369,7 @@ export async function reviewOnChainPr(
     async (check) => {
       const run = await resumeGitHubRun(s.place, { slug: target.slug, branch: target.branch });
       try {
-        const sync = new TrackerSync(s.deps.github, run, {
-          skillPr: target.skillPr,
-          triggeredBy: target.triggeredBy,
-        });
-        sync.chainPr = target.chainPr;
-        sync.checkRun = check;
-        s.trackers.set(run.branch, sync);
+        const sync = trackRun(s, run, target, check);
         if (decision.state === 'approved') {
           return [
             await approveGate(s, run, sync, target, decision.actor, skillPr, decision.commitId),
