@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
   checkout,
   EXAMPLE,
   jobEnv,
+  makeWorld,
   OWNER,
   pullJson,
   REPO,
@@ -87,35 +88,8 @@ let world: World;
 let server: ScriptedServer;
 const savedBaseUrl = process.env.ANTHROPIC_BASE_URL;
 
-/** The harness's world, with a SKILL.md naming its upstream `repository` (a github.com URL). */
-function makeSourcedWorld(root: string): World {
-  const base = join(root);
-  const seed = join(base, 'seed');
-  mkdirSync(join(seed, '.github'), { recursive: true });
-  git(seed, 'init', '--quiet', '--initial-branch=master');
-  writeFileSync(join(seed, 'README.md'), '# skills\n');
-  writeFileSync(
-    join(seed, '.github', 'skill-optimizer.yml'),
-    'models:\n  bench: [claude-sonnet-4-6]\ntrials: 1\n',
-  );
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'initial');
-  git(seed, 'switch', '--quiet', '-c', SKILL_BRANCH);
-  const skill = join(seed, 'skills', 'keep-a-changelog');
-  cpSync(join(EXAMPLE, 'skill'), skill, { recursive: true });
-  const text = readFileSync(join(skill, 'SKILL.md'), 'utf8');
-  writeFileSync(
-    join(skill, 'SKILL.md'),
-    text.replace(/^---\n/, `---\nrepository: ${SOURCE_URL}\n`),
-  );
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'Add the keep-a-changelog skill');
-  const skillSha = git(seed, 'rev-parse', 'HEAD');
-  const origin = join(base, 'origin.git');
-  git(base, 'clone', '--quiet', '--bare', seed, origin);
-  git(origin, 'update-ref', `refs/pull/${SKILL_PR}/head`, skillSha);
-  return { base, origin, skillSha };
-}
+/** The harness's world with a SKILL.md naming its upstream repository (step 2 reads it). */
+const makeSourcedWorld = (base: string) => makeWorld(base, { repository: SOURCE_URL });
 
 /** A fresh world and scripted model per run (the script counts calls across a server's life). */
 function useRun(name: string) {

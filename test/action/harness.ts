@@ -25,8 +25,11 @@ export interface World {
   skillSha: string;
 }
 
-/** A bare origin with `master` and the skill PR (#2, branch `changes`) adding the example skill. */
-export function makeWorld(base: string): World {
+/**
+ * A bare origin with `master` and the skill PR (#2, branch `changes`) adding the example skill;
+ * with `repository`, its SKILL.md names that upstream source (step 2 reads it).
+ */
+export function makeWorld(base: string, opts: { repository?: string } = {}): World {
   const seed = join(base, 'seed');
   mkdirSync(seed, { recursive: true });
   git(seed, 'init', '--quiet', '--initial-branch=master');
@@ -39,7 +42,15 @@ export function makeWorld(base: string): World {
   git(seed, 'add', '-A');
   git(seed, 'commit', '--quiet', '-m', 'initial');
   git(seed, 'switch', '--quiet', '-c', SKILL_BRANCH);
-  cpSync(join(EXAMPLE, 'skill'), join(seed, 'skills', 'keep-a-changelog'), { recursive: true });
+  const skill = join(seed, 'skills', 'keep-a-changelog');
+  cpSync(join(EXAMPLE, 'skill'), skill, { recursive: true });
+  if (opts.repository !== undefined) {
+    const text = readFileSync(join(skill, 'SKILL.md'), 'utf8');
+    writeFileSync(
+      join(skill, 'SKILL.md'),
+      text.replace(/^---\n/, `---\nrepository: ${opts.repository}\n`),
+    );
+  }
   git(seed, 'add', '-A');
   git(seed, 'commit', '--quiet', '-m', 'Add the keep-a-changelog skill');
   const skillSha = git(seed, 'rev-parse', 'HEAD');

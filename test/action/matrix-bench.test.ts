@@ -17,6 +17,7 @@ import {
   checkout,
   EXAMPLE,
   jobEnv,
+  makeWorld,
   OWNER,
   pullJson,
   REPO,
@@ -69,33 +70,7 @@ afterEach(() => {
 });
 
 /** The harness's world with a SKILL.md naming its upstream repository (step 2 reads it). */
-function makeSourcedWorld(base: string): World {
-  const seed = join(base, 'seed');
-  mkdirSync(join(seed, '.github'), { recursive: true });
-  git(seed, 'init', '--quiet', '--initial-branch=master');
-  writeFileSync(join(seed, 'README.md'), '# skills\n');
-  writeFileSync(
-    join(seed, '.github', 'skill-optimizer.yml'),
-    'models:\n  bench: [claude-sonnet-4-6]\ntrials: 1\n',
-  );
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'initial');
-  git(seed, 'switch', '--quiet', '-c', SKILL_BRANCH);
-  const skill = join(seed, 'skills', 'keep-a-changelog');
-  cpSync(join(EXAMPLE, 'skill'), skill, { recursive: true });
-  const text = readFileSync(join(skill, 'SKILL.md'), 'utf8');
-  writeFileSync(
-    join(skill, 'SKILL.md'),
-    text.replace(/^---\n/, `---\nrepository: ${SOURCE_URL}\n`),
-  );
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'Add the keep-a-changelog skill');
-  const skillSha = git(seed, 'rev-parse', 'HEAD');
-  const origin = join(base, 'origin.git');
-  git(base, 'clone', '--quiet', '--bare', seed, origin);
-  git(origin, 'update-ref', `refs/pull/${SKILL_PR}/head`, skillSha);
-  return { base, origin, skillSha };
-}
+const makeSourcedWorld = (base: string) => makeWorld(base, { repository: SOURCE_URL });
 
 /** A copy of `world`'s origin as it stands, optionally with `configLines` added on master. */
 function forkWorld(world: World, name: string, configLines = ''): World {
