@@ -8,16 +8,6 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** `models.bench`, `allowed_bots[2]`; empty for the document root. */
-export function formatFieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
-
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let value = root;
   for (const key of path) {

@@ -1,8 +1,9 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Document, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
+import { type Document, type LineCounter, visit, type YAMLError } from 'yaml';
 import { InvalidFileError } from '../errors.js';
-import { type ConfigProblem, formatFieldPath, toConfigProblems } from './issues.js';
+import { formatFieldPath, parseCoreDocument } from '../text/yaml-file.js';
+import { type ConfigProblem, toConfigProblems } from './issues.js';
 import { type Config, configSchema, defaultConfig } from './schema.js';
 import { type Position, positionOf } from './yaml-position.js';
 
@@ -53,17 +54,7 @@ function yamlProblemText(problem: YAMLError): string {
 }
 
 function parseYaml(text: string, file: string): { doc: Document; lineCounter: LineCounter } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    prettyErrors: false,
-    // Core schema only; tags it does not know (`!foo`, `!!js/function`, `!!binary`) are left
-    // unresolved and reported below instead of being turned into objects.
-    schema: 'core',
-    resolveKnownTags: false,
-    merge: false,
-    uniqueKeys: true,
-  });
+  const { doc, lineCounter } = parseCoreDocument(text);
   const problems = [...doc.errors, ...doc.warnings];
   if (problems.length > 0) {
     fail(

@@ -12,19 +12,30 @@ export interface ParsedYaml {
 }
 
 /**
- * Parses YAML with the core schema only: custom tags (`!foo`) and YAML 1.1 extras
- * (`!!binary`, `!!set`, ...) are rejected instead of being resolved, duplicate keys are errors.
- * `file` is the name shown to the user; `lineOffset` shifts reported lines.
+ * The YAML document of `text` under the core schema only: tags it does not know (`!foo`,
+ * `!!js/function`, `!!binary`) stay unresolved and show up in `doc.errors`/`doc.warnings` instead
+ * of being turned into objects, merge keys are plain keys, and duplicate keys are errors.
  */
-export function parseYaml(text: string, file: string, lineOffset = 0): ParsedYaml {
+export function parseCoreDocument(text: string): { doc: Document; lineCounter: LineCounter } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
     prettyErrors: false,
     schema: 'core',
     resolveKnownTags: false,
+    merge: false,
     uniqueKeys: true,
   });
+  return { doc, lineCounter };
+}
+
+/**
+ * Parses YAML with the core schema only: custom tags (`!foo`) and YAML 1.1 extras
+ * (`!!binary`, `!!set`, ...) are rejected instead of being resolved, duplicate keys are errors.
+ * `file` is the name shown to the user; `lineOffset` shifts reported lines.
+ */
+export function parseYaml(text: string, file: string, lineOffset = 0): ParsedYaml {
+  const { doc, lineCounter } = parseCoreDocument(text);
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem !== undefined) {
     const line = lineCounter.linePos(problem.pos[0]).line + lineOffset;
