@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The prompt-caching rules of the Messages API that both the product (where to put breakpoints,
  * when to warm the cache) and the scripted server (what a request is billed) rely on.
@@ -99,6 +101,74 @@ export function tokensAtMost(text: string): number {
 export function toolUsePromptTokens(toolChoice: unknown): number {
   const type = (toolChoice as { type?: unknown } | undefined)?.type;
   return type === 'any' || type === 'tool' ? 313 : 346;
+}
+
+/** A request as the prompt cache reads it: the SDK's params and the scripted server's view fit. */
+export interface CacheRequest {
+  model: string;
+  tools?: readonly object[] | null;
+  tool_choice?: unknown;
+  system?: string | readonly object[] | null;
+  messages: readonly { role: string; content: string | readonly object[] }[];
+}
+
+/** One block of a request in prefix order (tools → system → messages). */
+export interface PrefixBlock {
+  /** Canonical JSON of the block without its cache mark (a message's block carries its role). */
+  json: string;
+  /** Names the prefix ending at this block: a hash chain over the blocks, seeded with the model. */
+  key: string;
+  /** Billed tokens (`tokensAtMost`); the first tool also carries the tool-use system prompt. */
+  tokens: number;
+  /** Tokens counted low (`tokensAtLeast`), for the minimum cacheable length. */
+  lowTokens: number;
+  /** TTL of the cache mark on this block; null when unmarked. */
+  ttlMs: number | null;
+}
+
+function markTtl(block: object): number | null {
+  const mark = (block as { cache_control?: unknown }).cache_control;
+  if (mark === undefined || mark === null || typeof mark !== 'object') return null;
+  return (mark as { ttl?: unknown }).ttl === '1h' ? ONE_HOUR_MS : FIVE_MINUTES_MS;
+}
+
+/** The text a block carries to the model: a text block's text, otherwise its JSON. */
+function carriedText(rest: Record<string, unknown>, json: string): string {
+  if (rest.type === 'text' && typeof rest.text === 'string') return rest.text;
+  if (rest.type === 'tool_result' && typeof rest.content === 'string') return rest.content;
+  return json;
+}
+
+const asBlocks = (content: string | readonly object[] | null | undefined): readonly object[] =>
+  typeof content === 'string' ? [{ type: 'text', text: content }] : (content ?? []);
+
+/** The request as blocks in the API's prefix order: tools, then system, then each message. */
+export function prefixBlocks(req: CacheRequest): PrefixBlock[] {
+  const toolPrompt = toolUsePromptTokens(req.tool_choice);
+  const sequence = [
+    ...(req.tools ?? []).map((tool, i) => ({
+      block: tool,
+      extra: {},
+      fixed: i === 0 ? toolPrompt : 0,
+    })),
+    ...asBlocks(req.system).map((block) => ({ block, extra: {}, fixed: 0 })),
+    ...req.messages.flatMap((m) =>
+      asBlocks(m.content).map((block) => ({ block, extra: { role: m.role }, fixed: 0 })),
+    ),
+  ];
+  let key = createHash('sha256').update(req.model).digest('hex');
+  return sequence.map(({ block, extra, fixed }) => {
+    const { cache_control: _mark, ...rest } = block as Record<string, unknown>;
+    const json = JSON.stringify({ ...extra, ...rest });
+    key = createHash('sha256').update(key).update('\n').update(json).digest('hex');
+    return {
+      json,
+      key,
+      tokens: fixed + tokensAtMost(json),
+      lowTokens: fixed + tokensAtLeast(carriedText(rest, json)),
+      ttlMs: markTtl(block),
+    };
+  });
 }
 
 export interface WarmUpInput {

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import {
   FIVE_MINUTES_MS,
   type MinCacheableOverrides,
   minCacheableTokens,
-  tokensAtLeast,
-  toolUsePromptTokens,
+  prefixBlocks,
   warmUpDecision,
 } from './cache-rules.js';
 import type { ModelClient } from './client.js';
@@ -32,48 +30,13 @@ interface Breakpoint {
   lowTokens: number;
 }
 
-type Markable = { cache_control?: unknown };
-
-const marked = (block: unknown): boolean =>
-  typeof block === 'object' && block !== null && (block as Markable).cache_control != null;
-
-function withoutMark(block: object): object {
-  const { cache_control: _mark, ...rest } = block as Record<string, unknown>;
-  return rest;
-}
-
-function carriedText(block: Record<string, unknown>, json: string): string {
-  if (block.type === 'text' && typeof block.text === 'string') return block.text;
-  if (block.type === 'tool_result' && typeof block.content === 'string') return block.content;
-  return json;
-}
-
 /** The request's breakpoints in prefix order (tools → system → messages), keyed by prefix hash. */
 export function cacheBreakpoints(params: MessageCreateParamsBase): Breakpoint[] {
-  const blocks: { block: object; fixed: number }[] = [];
-  const toolPrompt = toolUsePromptTokens(params.tool_choice);
-  for (const [i, tool] of (params.tools ?? []).entries())
-    blocks.push({ block: tool, fixed: i === 0 ? toolPrompt : 0 });
-  const system = params.system;
-  if (typeof system === 'string') blocks.push({ block: { type: 'text', text: system }, fixed: 0 });
-  else for (const block of system ?? []) blocks.push({ block, fixed: 0 });
-  for (const message of params.messages) {
-    const content =
-      typeof message.content === 'string'
-        ? [{ type: 'text', text: message.content }]
-        : message.content;
-    for (const block of content) blocks.push({ block: { role: message.role, ...block }, fixed: 0 });
-  }
-
   const out: Breakpoint[] = [];
-  let hash = createHash('sha256').update(params.model).digest('hex');
   let low = 0;
-  for (const { block, fixed } of blocks) {
-    const rest = withoutMark(block);
-    const json = JSON.stringify(rest);
-    hash = createHash('sha256').update(hash).update('\n').update(json).digest('hex');
-    low += fixed + tokensAtLeast(carriedText(rest as Record<string, unknown>, json));
-    if (marked(block)) out.push({ key: hash, lowTokens: low });
+  for (const block of prefixBlocks(params)) {
+    low += block.lowTokens;
+    if (block.ttlMs !== null) out.push({ key: block.key, lowTokens: low });
   }
   return out;
 }

@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import {
   FIVE_MINUTES_MS,
   MAX_CACHE_BREAKPOINTS,
   type MinCacheableOverrides,
   minCacheableTokens,
   ONE_HOUR_MS,
-  tokensAtLeast,
+  type PrefixBlock,
+  prefixBlocks,
   tokensAtMost,
-  toolUsePromptTokens,
 } from '../cache-rules.js';
-import { blocksOf, type ContentBlock, type MessagesRequest } from './request.js';
+import type { MessagesRequest } from './request.js';
 
 /**
  * Token estimates and a prompt-caching simulation for the scripted server, on the API's rules
@@ -45,53 +44,6 @@ export interface InputUsage {
 
 /** A request the API would refuse for its cache marks; the server answers 400 with `message`. */
 export class CacheRuleError extends Error {}
-
-interface PrefixBlock {
-  /** Canonical JSON of the block without its cache mark. */
-  json: string;
-  /** Billed tokens (high estimate). */
-  tokens: number;
-  /** Tokens counted low, for the minimum cacheable length. */
-  lowTokens: number;
-  /** TTL of the cache mark on this block; null when unmarked. */
-  ttlMs: number | null;
-}
-
-function markTtl(block: ContentBlock | { cache_control?: unknown }): number | null {
-  const mark = block.cache_control;
-  if (mark === undefined || mark === null || typeof mark !== 'object') return null;
-  return (mark as { ttl?: unknown }).ttl === '1h' ? ONE_HOUR_MS : DEFAULT_CACHE_TTL_MS;
-}
-
-/** The text a block carries to the model: a text block's text, otherwise its JSON. */
-function carriedText(rest: Record<string, unknown>, json: string): string {
-  if (rest.type === 'text' && typeof rest.text === 'string') return rest.text;
-  if (rest.type === 'tool_result' && typeof rest.content === 'string') return rest.content;
-  return json;
-}
-
-function prefixBlock(block: object, extra: Record<string, unknown> = {}, fixed = 0): PrefixBlock {
-  const { cache_control: _mark, ...rest } = block as Record<string, unknown>;
-  const json = JSON.stringify({ ...extra, ...rest });
-  return {
-    json,
-    tokens: fixed + tokensAtMost(json),
-    lowTokens: fixed + tokensAtLeast(carriedText(rest, json)),
-    ttlMs: markTtl(block),
-  };
-}
-
-/** The request as blocks in prefix order: tools, then system, then each message's content. */
-export function prefixBlocks(req: MessagesRequest): PrefixBlock[] {
-  const toolPrompt = toolUsePromptTokens(req.tool_choice);
-  return [
-    ...(req.tools ?? []).map((tool, i) => prefixBlock(tool, {}, i === 0 ? toolPrompt : 0)),
-    ...blocksOf(req.system).map((block) => prefixBlock(block)),
-    ...req.messages.flatMap((m) =>
-      blocksOf(m.content).map((b) => prefixBlock(b, { role: m.role })),
-    ),
-  ];
-}
 
 /** Billed tokens of a text (output included): the high estimate of ../cache-rules.ts. */
 export const estimateTokens = tokensAtMost;
@@ -166,17 +118,14 @@ export class PromptCache {
     const blocks = prefixBlocks(req);
     checkCacheMarks(blocks);
     const minimum = minCacheableTokens(req.model, this.#minimums);
-    const hashes: string[] = [];
+    const hashes = blocks.map((b) => b.key);
     const cumulative: number[] = [];
     const cacheable: Breakpoint[] = [];
-    let hash = createHash('sha256').update(req.model).digest('hex');
     let tokens = 0;
     let low = 0;
     for (const [index, block] of blocks.entries()) {
-      hash = createHash('sha256').update(hash).update('\n').update(block.json).digest('hex');
       tokens += block.tokens;
       low += block.lowTokens;
-      hashes.push(hash);
       cumulative.push(tokens);
       if (block.ttlMs !== null && low >= minimum)
         cacheable.push({ index, tokens, ttlMs: block.ttlMs });

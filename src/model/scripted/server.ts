@@ -2,14 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { SkillOptimizerError } from '../../errors.js';
 import { listenOnLoopback } from '../../net/loopback.js';
 import type { MinCacheableOverrides } from '../cache-rules.js';
+import { prefixBlocks } from '../cache-rules.js';
 import { TRIAL_HEADER } from '../trial-header.js';
-import {
-  CacheRuleError,
-  checkCacheMarks,
-  countInputTokens,
-  PromptCache,
-  prefixBlocks,
-} from './cache.js';
+import { CacheRuleError, checkCacheMarks, countInputTokens, PromptCache } from './cache.js';
 import {
   Chaos,
   type ChaosSettings,

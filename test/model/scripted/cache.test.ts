@@ -1,10 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_CACHE_TTL_MS,
-  PromptCache,
-  prefixBlocks,
-} from '../../../src/model/scripted/cache.js';
+import { prefixBlocks } from '../../../src/model/cache-rules.js';
+import { DEFAULT_CACHE_TTL_MS, PromptCache } from '../../../src/model/scripted/cache.js';
 import { messagesRequestSchema } from '../../../src/model/scripted/request.js';
 import { clientFor, serve } from './helpers.js';
 
