@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Benchmark, type ResultRow, row } from './report.js';
+import { runVitest } from './vitest-child.js';
 
 const NAME = 'github-requests';
-const ROOT = join(import.meta.dirname, '..');
 const TEST_FILE = 'test/action/happy-path.test.ts';
 
 interface Count {
@@ -26,15 +25,7 @@ export const githubRequestsBenchmark: Benchmark = {
     const dir = await mkdtemp(join(tmpdir(), 'skill-optimizer-bench-requests-'));
     try {
       const out = join(dir, 'counts.jsonl');
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn('npx', ['vitest', 'run', TEST_FILE, '--reporter=dot'], {
-          cwd: ROOT,
-          env: { ...process.env, REQUEST_BUDGET_OUT: out },
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
-        child.on('error', reject);
-        child.on('close', resolve);
-      });
+      const code = await runVitest([TEST_FILE, '--reporter=dot'], { REQUEST_BUDGET_OUT: out });
       if (code !== 0) throw new Error(`${TEST_FILE} failed (exit ${code}); run it to see why`);
       const counts = (await readFile(out, 'utf8'))
         .trim()

@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../test/timeout-audit-reporter.js';
 import { type Benchmark, row } from './report.js';
+import { runVitest } from './vitest-child.js';
 
 const NAME = 'test-suite';
-const ROOT = join(import.meta.dirname, '..');
 
 /**
  * `npm test` as CI runs it: the whole Vitest suite with the project's config (three workers),
@@ -20,19 +19,10 @@ export const testSuiteBenchmark: Benchmark = {
     try {
       const auditPath = join(dir, 'audit.json');
       const t0 = performance.now();
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn(
-          'npx',
-          ['vitest', 'run', '--reporter=dot', '--reporter=./test/timeout-audit-reporter.ts'],
-          {
-            cwd: ROOT,
-            env: { ...process.env, TIMEOUT_AUDIT_OUT: auditPath },
-            stdio: ['ignore', 'ignore', 'inherit'],
-          },
-        );
-        child.on('error', reject);
-        child.on('close', resolve);
-      });
+      const code = await runVitest(
+        ['--reporter=dot', '--reporter=./test/timeout-audit-reporter.ts'],
+        { TIMEOUT_AUDIT_OUT: auditPath },
+      );
       const wallS = (performance.now() - t0) / 1000;
       if (code !== 0) throw new Error(`npm test failed (exit ${code}); its figures would mislead`);
       const findings = JSON.parse(await readFile(auditPath, 'utf8')) as Finding[];
